@@ -1,0 +1,11 @@
+"""scikit-learn estimators for recurrent neural nets and embedding models.
+
+Language models, text classifiers, entity-embedding regression and
+collaborative filtering, trained with PyTorch through skorch.
+"""
+
+from .text import RNNTextClassifier
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["RNNTextClassifier", "__version__"]

@@ -1,0 +1,240 @@
+"""The one private base shared by every sknlp_rnn estimator.
+
+It resolves the device, seeds torch from ``random_state``, builds the skorch net
+that runs the training loop and keeps it as ``net_``, and predicts in batches
+without gradients. Depends on torch, skorch, scikit-learn and numpy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
+from skorch.dataset import ValidSplit
+from skorch.exceptions import DeviceWarning
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .exceptions import DeviceFallbackWarning, NotFittedError
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+# Epochs with at least this many batches get a progress bar at verbose=1.
+_PROGRESS_BAR_MIN_BATCHES = 50
+
+
+def resolve_device(device):
+    """Turn the ``device`` argument into a torch device string.
+
+    ``"auto"`` picks CUDA when it is available, else CPU. An explicit CUDA device
+    on a machine without CUDA raises ``ValueError``.
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
+        ) from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; "
+            "use device='auto' or device='cpu'."
+        )
+    return str(parsed)
+
+
+class _Net(NeuralNet):
+    """skorch net used by every estimator.
+
+    Its one change to skorch: unpickling a CUDA-trained net on a CPU-only machine
+    is silent here, because the owning estimator warns with our own
+    :class:`~sknlp_rnn.exceptions.DeviceFallbackWarning` instead.
+    """
+
+    def __setstate__(self, state):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeviceWarning)
+            super().__setstate__(state)
+
+
+class BaseRNNEstimator(BaseEstimator):
+    """Behaviour shared by the public estimators (private).
+
+    Subclasses store their hyperparameters in a keyword-only ``__init__``,
+    validate and learn data-dependent sizes in ``fit``, build their torch module
+    and call :meth:`_fit_net`. Prediction goes through :meth:`_forward`.
+    """
+
+    _parameter_constraints: dict = {
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+        "patience": [None, Interval(Integral, 1, None, closed="left")],
+        "callbacks": [None, list],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- fitting helpers ---------------------------------------------------------
+
+    def _torch_seed(self):
+        """Draw the torch seed for this fit from ``random_state``."""
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _optimizer_class(self):
+        if isinstance(self.optimizer, str):
+            return OPTIMIZERS[self.optimizer]
+        return self.optimizer
+
+    def _train_split(self, n_samples, seed, stratify=None):
+        """A skorch ``ValidSplit`` for ``validation_fraction``, or ``None``."""
+        if self.validation_fraction is None:
+            return None
+        n_valid = int(np.floor(self.validation_fraction * n_samples))
+        if n_valid < 1 or n_valid >= n_samples:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves {n_valid} of "
+                f"{n_samples} samples for validation; use a larger fraction, more "
+                "data, or validation_fraction=None."
+            )
+        stratified = False
+        if stratify is not None:
+            _, counts = np.unique(stratify, return_counts=True)
+            stratified = bool(counts.min() >= 2 and n_valid >= len(counts))
+        return ValidSplit(self.validation_fraction, stratified=stratified, random_state=seed)
+
+    def _callbacks(self, *, has_valid, n_batches, clip_norm=None):
+        """Our callbacks (clipping, early stopping, progress bar) + the user's."""
+        callbacks = []
+        if clip_norm is not None:
+            callbacks.append(("clip", GradientNormClipping(clip_norm)))
+        if self.patience is not None:
+            monitor = "valid_loss" if has_valid else "train_loss"
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor=monitor,
+                        patience=self.patience,
+                        load_best=True,
+                        sink=print if self.verbose else _silent,
+                    ),
+                )
+            )
+        if self.verbose and n_batches >= _PROGRESS_BAR_MIN_BATCHES:
+            callbacks.append(("progress", ProgressBar()))
+        for i, cb in enumerate(self.callbacks or []):
+            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
+        return callbacks
+
+    def _fit_net(
+        self,
+        build_module,
+        X,
+        y,
+        *,
+        criterion,
+        net_class=_Net,
+        stratify=None,
+        clip_norm=None,
+        iterator_train_shuffle=True,
+        callbacks=(),
+        **net_kwargs,
+    ):
+        """Build the skorch net and train it on ``(X, y)``.
+
+        ``build_module`` is a zero-argument callable returning the torch module;
+        it is called, and training runs, in a forked torch RNG seeded from
+        ``random_state``, so two fits give identical models and the caller's
+        global RNG is untouched. Extra keyword arguments go to ``net_class``.
+        Sets ``net_``, ``history_``, ``device_`` and ``n_iter_``.
+        """
+        self.device_ = resolve_device(self.device)
+        seed = self._torch_seed()
+        n_samples = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
+        train_split = self._train_split(n_samples, seed, stratify=stratify)
+        n_batches = int(np.ceil(n_samples / self.batch_size))
+        devices = [torch.device(self.device_)] if self.device_.startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            net = net_class(
+                module=build_module(),
+                criterion=criterion,
+                optimizer=self._optimizer_class(),
+                optimizer__weight_decay=self.weight_decay,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                train_split=train_split,
+                callbacks=[
+                    *callbacks,
+                    *self._callbacks(
+                        has_valid=train_split is not None,
+                        n_batches=n_batches,
+                        clip_norm=clip_norm,
+                    ),
+                ],
+                iterator_train__shuffle=iterator_train_shuffle,
+                device=self.device_,
+                verbose=int(bool(self.verbose)),
+                **net_kwargs,
+            )
+            net.fit(X, y)
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        return net
+
+    # -- prediction helpers ------------------------------------------------------
+
+    def _check_fitted(self):
+        try:
+            check_is_fitted(self, "net_")
+        except _SklearnNotFittedError as exc:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                "with appropriate arguments before using this estimator."
+            ) from exc
+
+    def _forward(self, X):
+        """Batched, gradient-free forward pass in eval mode, returned as numpy."""
+        with torch.no_grad():
+            out = self.net_.forward(X, training=False, device="cpu")
+        return out.numpy()
+
+    # -- persistence -------------------------------------------------------------
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        net = state.get("net_")
+        saved = state.get("device_")
+        if net is not None and saved is not None and str(net.device) != saved:
+            warnings.warn(
+                f"This {type(self).__name__} was trained on {saved!r}, which is not "
+                f"available here; it was loaded on {str(net.device)!r}.",
+                DeviceFallbackWarning,
+                stacklevel=2,
+            )
+            self.device_ = str(net.device)
+
+
+def _silent(*args, **kwargs):
+    """A print replacement that prints nothing (for verbose=0)."""

@@ -1,0 +1,5 @@
+"""Text estimators and transformers: tokenization, vocabularies, RNN models."""
+
+from ._classifier import RNNTextClassifier
+
+__all__ = ["RNNTextClassifier"]

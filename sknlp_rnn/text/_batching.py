@@ -1,0 +1,152 @@
+"""Token-id validation and length-aware batching for the text estimators.
+
+Depends on torch, scikit-learn and numpy.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_array, validate_data
+from torch.utils.data import DataLoader, Sampler, Subset
+from torch.utils.data.dataloader import default_collate
+
+
+def _is_ragged(X):
+    """True for a list/tuple/Series of id sequences of unequal lengths."""
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return False
+    if hasattr(X, "to_numpy") and getattr(X, "ndim", 2) == 2:
+        return False
+    try:
+        rows = list(X)
+    except TypeError:
+        return False
+    if not rows or not all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
+        return False
+    return len({len(r) for r in rows}) > 1
+
+
+def pad_rows(rows, pad_idx):
+    """Right-pad id sequences of unequal lengths into an int64 matrix."""
+    rows = [np.asarray(r) for r in rows]
+    out = np.full((len(rows), max(len(r) for r in rows) or 1), pad_idx, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def check_token_ids(estimator, X, y=None, *, pad_idx, reset):
+    """Validate token-id rows and return them as an int64 matrix (and ``y``).
+
+    Accepts a 2-D array/DataFrame of ids or a list of id sequences of any
+    lengths (right-padded with ``pad_idx``). Rows may be of any width after
+    ``fit``: the width of a padded id matrix is a length, not a feature count.
+    """
+    name = type(estimator).__name__
+    if _is_ragged(X):
+        X = pad_rows(X, pad_idx)
+    if reset:
+        if y is None:
+            X = validate_data(estimator, X, dtype=None, reset=True)
+        else:
+            X, y = validate_data(estimator, X, y, dtype=None, reset=True)
+    else:
+        X = check_array(X, dtype=None, input_name="X", estimator=estimator)
+    if X.dtype.kind not in "iuf" and X.dtype != bool:
+        raise TypeError(
+            f"{name} expects integer token ids (the output of Vocab), got an array "
+            f"of dtype {X.dtype}. Turn text into ids with Tokenizer and Vocab first."
+        )
+    if X.dtype.kind == "f" and not np.array_equal(X, np.round(X)):
+        raise ValueError(
+            f"{name} expects integer token ids, got non-integer floats in X."
+        )
+    if X.size and X.min() < 0:
+        raise ValueError(
+            f"Negative values in data passed to {name}: token ids must be >= 0."
+        )
+    X = X.astype(np.int64, copy=False)
+    return X if y is None else (X, y)
+
+
+def row_lengths(X, pad_idx):
+    """Length of each row up to and including its last non-pad token."""
+    if torch.is_tensor(X):
+        positions = torch.arange(1, X.shape[1] + 1, device=X.device)
+        return ((X != pad_idx) * positions).amax(1)
+    return ((X != pad_idx) * np.arange(1, X.shape[1] + 1)).max(1)
+
+
+def trim_collate(batch, pad_idx):
+    """Collate a batch, then cut the pad columns every row of it has."""
+    Xb, *rest = default_collate(batch)
+    width = int(row_lengths(Xb, pad_idx).max().clamp(min=1))
+    return [Xb[:, :width], *rest]
+
+
+class BucketBatchSampler(Sampler):
+    """Batches of rows of similar length, in random order.
+
+    Rows are shuffled, cut into pools of ``pool_batches * batch_size``, each pool
+    is sorted by length and cut into batches, and the batches are shuffled, so
+    little compute goes to pads while every epoch still sees new batches.
+
+    Parameters
+    ----------
+    lengths : array-like of int
+        Real length of each row.
+    batch_size : int
+        Rows per batch.
+    pool_batches : int, default=50
+        Batches per sorted pool.
+
+    Examples
+    --------
+    >>> from sknlp_rnn.text._batching import BucketBatchSampler
+    >>> batches = list(BucketBatchSampler([1, 9, 2, 8], batch_size=2))
+    >>> sorted(sorted(b) for b in batches)
+    [[0, 2], [1, 3]]
+    """
+
+    def __init__(self, lengths, batch_size, pool_batches=50):
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.pool_batches = pool_batches
+
+    def __len__(self):
+        return int(np.ceil(len(self.lengths) / self.batch_size))
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths)).numpy()
+        pool = self.batch_size * self.pool_batches
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start : start + pool]
+            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+            batches += [
+                chunk[i : i + self.batch_size].tolist()
+                for i in range(0, len(chunk), self.batch_size)
+            ]
+        for i in torch.randperm(len(batches)).tolist():
+            yield batches[i]
+
+
+def dataset_tokens(dataset):
+    """The id matrix behind a skorch Dataset or a ``Subset`` of one."""
+    if isinstance(dataset, Subset):
+        return dataset_tokens(dataset.dataset)[np.asarray(dataset.indices)]
+    return dataset.X
+
+
+def bucket_loader(dataset, batch_size, pad_idx, **kwargs):
+    """A DataLoader with length-bucketed batches and pad trimming."""
+    lengths = row_lengths(np.asarray(dataset_tokens(dataset)), pad_idx)
+    return DataLoader(
+        dataset,
+        batch_sampler=BucketBatchSampler(lengths, batch_size),
+        collate_fn=partial(trim_collate, pad_idx=pad_idx),
+        **kwargs,
+    )

@@ -1,0 +1,316 @@
+"""RNNTextClassifier: a many-to-one RNN over token ids.
+
+Depends on torch, skorch, scikit-learn and numpy.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+from skorch.callbacks import EpochScoring
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+
+from .._base import BaseRNNEstimator, _Net
+from ..nn import RNNClassifierModule, RNNEncoder
+from ..nn._classifier import POOLINGS
+from ..nn._encoder import CELLS
+from ._batching import bucket_loader, check_token_ids
+
+
+def _accuracy(net, X, y):
+    """Accuracy of the argmax of the net's outputs (for skorch's EpochScoring)."""
+    return float(np.mean(net.predict_proba(X).argmax(1) == np.asarray(y)))
+
+
+class _BucketNet(_Net):
+    """skorch net whose training batches group rows of similar length."""
+
+    def __init__(self, *args, pad_idx=1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pad_idx = pad_idx
+
+    def get_iterator(self, dataset, training=False):
+        if not training:
+            return super().get_iterator(dataset, training=False)
+        return bucket_loader(dataset, self.batch_size, self.pad_idx)
+
+
+class RNNTextClassifier(ClassifierMixin, BaseRNNEstimator):
+    """Recurrent text classifier over token ids (many-to-one RNN).
+
+    Each document (a row of token ids, e.g. the output of :class:`Vocab`) is
+    read by an embedding and a stack of recurrent layers; the outputs over the
+    real tokens are pooled and a linear layer gives the class scores. Padded
+    rows go through packed sequences, so the amount of padding never changes a
+    prediction, and training batches group documents of similar length.
+
+    Parameters
+    ----------
+    embedding_dim : int, default=64
+        Width of the token embedding.
+    hidden_size : int, default=128
+        Width of each recurrent layer.
+    n_layers : int, default=1
+        Number of recurrent layers.
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell.
+    bidirectional : bool, default=False
+        Read documents in both directions.
+    dropout : float, default=0.2
+        Dropout on embeddings, between layers and before the output layer.
+    pooling : {"concat", "last", "max", "mean"}, default="concat"
+        How token outputs become one document vector; ``"concat"`` joins the
+        last hidden state with the max and mean over real tokens (ULMFiT).
+    clip_norm : float or None, default=1.0
+        Gradient norm clipping threshold; ``None`` turns clipping off.
+    pad_idx : int, default=1
+        Padding id (``Vocab`` puts ``xxpad`` at 1). Rows are read up to their
+        last non-pad token.
+    unk_idx : int, default=0
+        Unknown-token id (``Vocab`` puts ``xxunk`` at 0). Ids never seen in
+        ``fit`` are mapped to it at prediction time.
+    lr : float, default=3e-3
+        Learning rate.
+    max_epochs : int, default=10
+        Number of passes over the training data.
+    batch_size : int, default=64
+        Documents per batch.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+default="adam"
+        Optimizer.
+    weight_decay : float, default=0.0
+        Weight decay passed to the optimizer.
+    validation_fraction : float or None, default=None
+        Fraction of the training documents held out (stratified) to report a
+        validation loss and accuracy each epoch; ``None`` trains on everything.
+    patience : int or None, default=None
+        Stop after this many epochs without improvement of the validation loss
+        (training loss without a validation set) and restore the best weights.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (or ``(name, callback)`` tuples).
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else CPU; or ``"cpu"``, ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for weight initialisation, shuffling and the validation split.
+    verbose : int, default=0
+        ``0`` is silent; ``1`` prints one line per epoch and a progress bar for
+        long epochs.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    vocab_size_ : int
+        Number of token ids the embedding holds.
+    n_features_in_ : int
+        Width of the training id matrix (rows may have any width later).
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch training record (``train_loss``, ``valid_loss``, ``valid_acc``).
+    device_ : str
+        Device the model was trained on.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    Tokenizer : Text to token lists.
+    Vocab : Token lists to id matrices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknlp_rnn import RNNTextClassifier
+    >>> X = np.array([[2, 3, 4, 1], [5, 6, 1, 1], [2, 4, 1, 1], [6, 5, 5, 1]])
+    >>> y = ["pos", "neg", "pos", "neg"]
+    >>> clf = RNNTextClassifier(hidden_size=8, max_epochs=30, random_state=0)
+    >>> clf.fit(X, y).predict([[2, 3]])
+    array(['pos'], dtype='<U3')
+    """
+
+    _parameter_constraints: dict = {
+        **BaseRNNEstimator._parameter_constraints,
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "cell": [StrOptions(set(CELLS))],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "pad_idx": [Interval(Integral, 0, None, closed="left")],
+        "unk_idx": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        embedding_dim=64,
+        hidden_size=128,
+        n_layers=1,
+        cell="lstm",
+        bidirectional=False,
+        dropout=0.2,
+        pooling="concat",
+        clip_norm=1.0,
+        pad_idx=1,
+        unk_idx=0,
+        lr=3e-3,
+        max_epochs=10,
+        batch_size=64,
+        optimizer="adam",
+        weight_decay=0.0,
+        validation_fraction=None,
+        patience=None,
+        callbacks=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.cell = cell
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.pooling = pooling
+        self.clip_norm = clip_norm
+        self.pad_idx = pad_idx
+        self.unk_idx = unk_idx
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.positive_only = True
+        return tags
+
+    def _build_encoder(self):
+        """The encoder this classifier starts from (fresh weights)."""
+        return RNNEncoder(
+            vocab_size=self.vocab_size_,
+            embedding_dim=self.embedding_dim,
+            hidden_size=self.hidden_size,
+            n_layers=self.n_layers,
+            cell=self.cell,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            pad_idx=self.pad_idx,
+        )
+
+    def _build_module(self):
+        return RNNClassifierModule(
+            self._build_encoder(),
+            n_classes=len(self.classes_),
+            pooling=self.pooling,
+            dropout=self.dropout,
+            pad_idx=self.pad_idx,
+        )
+
+    def fit(self, X, y):
+        """Fit the classifier on token-id rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids, right-padded with ``pad_idx``.
+        y : array-like of shape (n_documents,)
+            Labels of any type.
+
+        Returns
+        -------
+        self : RNNTextClassifier
+            The fitted classifier.
+        """
+        self._validate_params()
+        X, y = check_token_ids(self, X, y, pad_idx=self.pad_idx, reset=True)
+        check_classification_targets(y)
+        self.classes_, y_codes = np.unique(y, return_inverse=True)
+        self.vocab_size_ = int(max(X.max(initial=0), self.pad_idx, self.unk_idx)) + 1
+        self._fit_net(
+            self._build_module,
+            X,
+            y_codes.astype(np.int64),
+            criterion=torch.nn.CrossEntropyLoss,
+            net_class=_BucketNet,
+            stratify=y_codes,
+            clip_norm=self.clip_norm,
+            callbacks=[
+                (
+                    "valid_acc",
+                    EpochScoring(_accuracy, name="valid_acc", lower_is_better=False),
+                )
+            ]
+            if self.validation_fraction is not None
+            else [],
+            pad_idx=self.pad_idx,
+        )
+        return self
+
+    def _ids(self, X):
+        self._check_fitted()
+        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=False)
+        return np.where(X >= self.vocab_size_, self.unk_idx, X)
+
+    def decision_function(self, X):
+        """Class scores (logits) for token-id rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_documents, n_classes) or (n_documents,)
+            Logits; for two classes, the score of ``classes_[1]`` over
+            ``classes_[0]``.
+        """
+        logits = self._forward(self._ids(X))
+        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
+
+    def predict_proba(self, X):
+        """Class probabilities for token-id rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_documents, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        logits = torch.from_numpy(self._forward(self._ids(X)))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict(self, X):
+        """Most likely label for each token-id row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_documents,)
+            Predicted labels.
+        """
+        return self.classes_[self._forward(self._ids(X)).argmax(1)]
