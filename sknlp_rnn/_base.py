@@ -12,15 +12,15 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
-from skorch.dataset import ValidSplit
-from skorch.exceptions import DeviceWarning
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
+from skorch.dataset import ValidSplit
+from skorch.exceptions import DeviceWarning
 
 from .exceptions import DeviceFallbackWarning, NotFittedError
 
@@ -97,7 +97,9 @@ class BaseRNNEstimator(BaseEstimator):
 
     def _torch_seed(self):
         """Draw the torch seed for this fit from ``random_state``."""
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
 
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):
@@ -119,7 +121,9 @@ class BaseRNNEstimator(BaseEstimator):
         if stratify is not None:
             _, counts = np.unique(stratify, return_counts=True)
             stratified = bool(counts.min() >= 2 and n_valid >= len(counts))
-        return ValidSplit(self.validation_fraction, stratified=stratified, random_state=seed)
+        return ValidSplit(
+            self.validation_fraction, stratified=stratified, random_state=seed
+        )
 
     def _callbacks(self, *, has_valid, n_batches, clip_norm=None):
         """Our callbacks (clipping, early stopping, progress bar) + the user's."""
@@ -172,7 +176,9 @@ class BaseRNNEstimator(BaseEstimator):
         n_samples = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
         train_split = self._train_split(n_samples, seed, stratify=stratify)
         n_batches = int(np.ceil(n_samples / self.batch_size))
-        devices = [torch.device(self.device_)] if self.device_.startswith("cuda") else []
+        devices = (
+            [torch.device(self.device_)] if self.device_.startswith("cuda") else []
+        )
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             net = net_class(

@@ -99,7 +99,7 @@ class RNNEncoder(nn.Module):
         inputs = [embedding_dim] + [w * n_dir for w in widths[:-1]]
         self.rnns = nn.ModuleList(
             CELLS[cell](i, w, batch_first=True, bidirectional=bidirectional)
-            for i, w in zip(inputs, widths)
+            for i, w in zip(inputs, widths, strict=True)
         )
         self.output_size = widths[-1] * n_dir
 

@@ -10,9 +10,9 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
-from skorch.callbacks import EpochScoring
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
+from skorch.callbacks import EpochScoring
 
 from .._base import BaseRNNEstimator, _Net
 from ..nn import RNNClassifierModule, RNNEncoder
