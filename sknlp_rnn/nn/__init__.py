@@ -1,6 +1,14 @@
 """Plain ``torch.nn`` modules behind the estimators (torch only, no scikit-learn)."""
 
 from ._classifier import RNNClassifierModule
+from ._collab import CollabNN, DotProductBias, embedding_size, sigmoid_range
 from ._encoder import RNNEncoder
 
-__all__ = ["RNNClassifierModule", "RNNEncoder"]
+__all__ = [
+    "CollabNN",
+    "DotProductBias",
+    "RNNClassifierModule",
+    "RNNEncoder",
+    "embedding_size",
+    "sigmoid_range",
+]
