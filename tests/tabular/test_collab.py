@@ -163,7 +163,8 @@ def test_unknown_ids_use_known_side_bias(fitted, ratings):
 
 def test_unknown_ids_never_nan_for_mlp(ratings):
     X, y, _, _ = ratings
-    model = CollabFilterRegressor(model="mlp", **FAST).fit(X, y)
+    params = {**FAST, "max_epochs": 3}
+    model = CollabFilterRegressor(model="mlp", **params).fit(X, y)
     pred = model.predict([[-1, X[0, 1]], [X[0, 0], -1], [-1, -1]])
     assert np.isfinite(pred).all()
     with pytest.raises(AttributeError, match="model='dot'"):
@@ -264,7 +265,8 @@ def test_auto_y_range_widens_observed_range():
 def test_single_user():
     X = [["solo", item] for item in "abcdef"]
     y = [1.0, 2.0, 3.0, 4.0, 5.0, 3.0]
-    model = CollabFilterRegressor(**FAST, weight_decay=0.0).fit(X, y)
+    params = {**FAST, "max_epochs": 200, "weight_decay": 0.0}
+    model = CollabFilterRegressor(**params).fit(X, y)
     assert rmse(y, model.predict(X)) < 0.3
     assert len(model.recommend("solo")) == 0
     assert len(model.recommend("solo", exclude_seen=False)) == 6
