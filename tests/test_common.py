@@ -15,6 +15,12 @@ import sknlp_rnn
 # Shrunk parameters per estimator class name: small and fast, yet able to learn
 # the tiny data sets the checks use (check_classifiers_train wants > 83% accuracy).
 TEST_PARAMS = {
+    "CollabFilterRegressor": {
+        "n_factors": 4,
+        "max_epochs": 20,
+        "lr": 2e-2,
+        "batch_size": 32,
+    },
     "RNNTextClassifier": {
         "embedding_dim": 8,
         "hidden_size": 16,

@@ -78,6 +78,11 @@ def _output_bias(target_mean: float, y_range: tuple[float, float] | None) -> flo
     return math.log(p / (1 - p))
 
 
+def _mean_square(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Batch mean of the summed squares of looked-up embedding rows."""
+    return sum(r.square().sum(1) for r in rows).mean()
+
+
 def _id_embeddings(cardinalities: Sequence[int], widths: Sequence[int]):
     """One embedding per field with a frozen all-zero unknown row at index 0."""
     tables = nn.ModuleList()
@@ -101,6 +106,12 @@ class DotProductBias(nn.Module):
     fields (user, item) this is ``user . item + user_bias + item_bias +
     global_bias``, the classic biased matrix factorization. The score is passed
     through :func:`sigmoid_range` when ``y_range`` is given.
+
+    In training mode each forward pass stores ``last_penalty``: the batch mean
+    of the squared norms of the factors and biases it looked up, an L2 term to
+    add to the loss (classic matrix-factorization regularisation). In
+    evaluation mode the dot products are summed in float64 (and the output is
+    float64), so a row's prediction is the same whatever batch it is in.
 
     Parameters
     ----------
@@ -143,28 +154,25 @@ class DotProductBias(nn.Module):
             torch.tensor(_output_bias(target_mean, self.y_range))
         )
         self.dropout = nn.Dropout(dropout)
+        self.last_penalty: torch.Tensor | None = None
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Scores before the output squashing, shape ``(batch,)``."""
-        vectors = [self.dropout(table(x[:, f])) for f, table in enumerate(self.factors)]
+        vectors = [table(x[:, f]) for f, table in enumerate(self.factors)]
+        biases = [table(x[:, f])[:, 0] for f, table in enumerate(self.biases)]
+        if self.training:
+            self.last_penalty = _mean_square(vectors + [b[:, None] for b in biases])
+        vectors = [self.dropout(v) for v in vectors]
+        if not self.training:
+            # float64 sums: a row's prediction then does not depend on its batch
+            vectors = [v.double() for v in vectors]
         if len(vectors) == 2:
             interaction = (vectors[0] * vectors[1]).sum(1)
         else:
             stacked = torch.stack(vectors, 1)
             total = stacked.sum(1)
             interaction = 0.5 * (total * total - (stacked * stacked).sum(1)).sum(1)
-        bias = sum(table(x[:, f])[:, 0] for f, table in enumerate(self.biases))
-        return interaction + bias + self.global_bias
-
-    def penalty(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of the squared factors and biases of its ids."""
-        total = 0.0
-        for f, (factors, biases) in enumerate(
-            zip(self.factors, self.biases, strict=True)
-        ):
-            total = total + factors(x[:, f]).square().sum(1)
-            total = total + biases(x[:, f])[:, 0].square()
-        return total.mean()
+        return interaction + sum(biases) + self.global_bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.score(x)
@@ -179,7 +187,9 @@ class CollabNN(nn.Module):
     Each field has its own embedding (widths may differ, see
     :func:`embedding_size`); the embeddings of a row are concatenated and fed
     through ``hidden_sizes`` ReLU layers to one output, passed through
-    :func:`sigmoid_range` when ``y_range`` is given.
+    :func:`sigmoid_range` when ``y_range`` is given. In training mode each
+    forward pass stores ``last_penalty``, the batch mean of the squared norms
+    of the embeddings it looked up.
 
     Parameters
     ----------
@@ -226,16 +236,12 @@ class CollabNN(nn.Module):
         with torch.no_grad():
             last.bias.fill_(_output_bias(target_mean, self.y_range))
         self.mlp = nn.Sequential(*layers, last)
-
-    def penalty(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of the squared embeddings of its ids."""
-        total = 0.0
-        for f, table in enumerate(self.embeddings):
-            total = total + table(x[:, f]).square().sum(1)
-        return total.mean()
+        self.last_penalty: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         embedded = [table(x[:, f]) for f, table in enumerate(self.embeddings)]
+        if self.training:
+            self.last_penalty = _mean_square(embedded)
         out = self.mlp(torch.cat(embedded, 1))[:, 0]
         if self.y_range is not None:
             out = sigmoid_range(out, *self.y_range)

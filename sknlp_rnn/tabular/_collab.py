@@ -15,7 +15,7 @@ from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from skorch.callbacks import Callback
-from skorch.utils import to_tensor
+from torch.torch_version import TorchVersion
 
 from .._base import BaseRNNEstimator, _Net
 from ..nn import CollabNN, DotProductBias, embedding_size
@@ -42,6 +42,11 @@ def _encode_ids(column, ids):
     except TypeError as exc:
         raise TypeError(_UNHASHABLE.format(exc)) from exc
 
+
+_NAMES = ("user", "item")
+
+# torch runs Adam's update as one fused kernel on CPU from 2.4 (CUDA earlier)
+_HAS_FUSED_ADAM = TorchVersion(torch.__version__) >= (2, 4)
 
 _UNHASHABLE = (
     "CollabFilterRegressor ids must be hashable values such as a string or a "
@@ -106,10 +111,11 @@ class _CollabNet(_Net):
         return _Batches(X, y, self.batch_size, shuffle)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        if training and self.penalty:
-            ids = to_tensor(X, device=self.device)
-            loss = loss + self.penalty * self.module_.penalty(ids)
+        # evaluation forwards are float64 (see DotProductBias); the loss is float32
+        loss = super().get_loss(y_pred.float(), y_true, X=X, training=training)
+        penalty, self.module_.last_penalty = self.module_.last_penalty, None
+        if training and self.penalty and penalty is not None:
+            loss = loss + self.penalty * penalty
         return loss
 
 
@@ -359,14 +365,15 @@ default="adam"
             return None
         if isinstance(self.y_range, str):
             return (low - 0.5, high + 0.5)
-        if len(self.y_range) != 2 or not float(self.y_range[0]) < float(
-            self.y_range[1]
-        ):
+        try:
+            bounds = tuple(float(b) for b in self.y_range)
+        except (TypeError, ValueError):
+            bounds = ()
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
             raise ValueError(
                 "y_range must be 'auto', None or a pair (low, high) with low < "
                 f"high; got {self.y_range!r}."
             )
-        bounds = (float(self.y_range[0]), float(self.y_range[1]))
         if low < bounds[0] or high > bounds[1]:
             raise ValueError(
                 f"Training ratings span [{low:g}, {high:g}], outside "
@@ -449,8 +456,15 @@ default="adam"
             callbacks=callbacks,
             penalty=self.weight_decay,
             optimizer__param_groups=[("*", {"weight_decay": 0.0})],
+            **self._fused_optimizer(),
         )
         return self
+
+    def _fused_optimizer(self):
+        """Fused Adam/AdamW (one kernel per step) where torch has it."""
+        if self.optimizer in ("adam", "adamw") and _HAS_FUSED_ADAM:
+            return {"optimizer__fused": True}
+        return {}
 
     def predict(self, X):
         """Predict ratings; unknown ids are predicted from what is known.
@@ -480,7 +494,7 @@ default="adam"
         module = self.net_.module_
         tables = module.factors if self.model == "dot" else module.embeddings
         weight = tables[col].weight.detach().cpu().numpy()[1:].astype(np.float64)
-        index = pd.Index(self.ids_[col], name=self._column_name(col, "id"))
+        index = pd.Index(self.ids_[col], name=self._column_name(col, _NAMES[col]))
         return pd.DataFrame(weight, index=index)
 
     def _bias(self, col):
@@ -491,7 +505,7 @@ default="adam"
                 f"model={self.model!r}."
             )
         weight = self.net_.module_.biases[col].weight.detach().cpu().numpy()
-        index = pd.Index(self.ids_[col], name=self._column_name(col, "id"))
+        index = pd.Index(self.ids_[col], name=self._column_name(col, _NAMES[col]))
         return pd.Series(weight[1:, 0].astype(np.float64), index=index, name="bias")
 
     @property

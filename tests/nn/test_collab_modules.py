@@ -54,14 +54,18 @@ def test_y_range_bounds_outputs():
     assert sigmoid_range(torch.tensor(-100.0), 1.0, 2.0).item() == pytest.approx(1.0)
 
 
-def test_penalty_is_mean_squared_norm_of_used_rows():
+def test_training_forward_stores_l2_penalty_of_used_rows():
     model = DotProductBias([3, 3], n_factors=2)
     x = ids([1, 2], [2, 0])
     rows = [
         model.factors[f](x[:, f]).square().sum(1) + model.biases[f](x[:, f])[:, 0] ** 2
         for f in range(2)
     ]
-    torch.testing.assert_close(model.penalty(x), (rows[0] + rows[1]).mean())
+    model(x)
+    torch.testing.assert_close(model.last_penalty, (rows[0] + rows[1]).mean())
+    model.eval()
+    model.last_penalty = None
+    assert model(x).dtype == torch.float64 and model.last_penalty is None
 
 
 def test_collab_nn_shapes_and_range():
@@ -70,7 +74,7 @@ def test_collab_nn_shapes_and_range():
     )
     out = model(ids([1, 9, 0], [19, 0, 3], [3, 2, 1]))
     assert out.shape == (3,) and ((out > 0) & (out < 1)).all()
-    assert model.penalty(ids([1], [2], [3])).item() > 0
+    assert model.last_penalty.item() > 0
 
 
 def test_embedding_size_rule():

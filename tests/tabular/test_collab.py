@@ -144,6 +144,8 @@ def test_negative_and_mixed_type_ids():
     y = [1.0, 2.0, 3.0, 4.0]
     model = CollabFilterRegressor(**FAST).fit(X, y)
     assert list(model.user_factors_.index) == [-2, -1, 3.5]
+    assert model.user_factors_.index.name == "user"
+    assert model.item_bias_.index.name == "item"
     assert np.isfinite(model.predict(X)).all()
 
 
@@ -247,8 +249,9 @@ def test_rating_outside_explicit_y_range_is_an_error():
     X, y = [[1, 2], [2, 1]], [1.0, 6.0]
     with pytest.raises(ValueError, match=r"outside y_range=\(1, 5\)"):
         CollabFilterRegressor(y_range=(1, 5)).fit(X, y)
-    with pytest.raises(ValueError, match="low < high"):
-        CollabFilterRegressor(y_range=(5, 1)).fit(X, y)
+    for bad in [(5, 1), (1, 2, 3), ("a", "b")]:
+        with pytest.raises(ValueError, match="low < high"):
+            CollabFilterRegressor(y_range=bad).fit(X, y)
     model = CollabFilterRegressor(**FAST, y_range=(1, 6)).fit(X, y)  # bounds included
     assert model.y_range_ == (1.0, 6.0)
     preds = CollabFilterRegressor(**FAST, y_range=None).fit(X, y).predict(X)
