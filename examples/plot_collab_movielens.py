@@ -99,11 +99,14 @@ fig.tight_layout()
 # ----------------------------------
 # ``recommend`` ranks the movies a user has not rated yet;
 # ``similar_items`` ranks movies by the cosine similarity of their factors.
+# The factors of movies rated only a handful of times are short, noisy
+# vectors, so we keep the similar movies with at least 50 ratings.
 recs = model.recommend(train["userId"].iloc[0], n=5)
 recs["title"] = titles[recs["movieId"]].to_numpy()
 print(recs)
 matrix = titles[titles == "Matrix, The"].index[0]
-similar = model.similar_items(matrix, n=5)
+similar = model.similar_items(matrix, n=500)
+similar = similar[similar["movieId"].map(counts) >= 50].head(5)
 similar["title"] = titles[similar["movieId"]].to_numpy()
 print(similar)
 
