@@ -4,8 +4,9 @@ Language models, text classifiers, entity-embedding regression and
 collaborative filtering, trained with PyTorch through skorch.
 """
 
+from ._persistence import load, save
 from .text import RNNTextClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["RNNTextClassifier", "__version__"]
+__all__ = ["RNNTextClassifier", "__version__", "load", "save"]

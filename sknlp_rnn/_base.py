@@ -228,6 +228,59 @@ class BaseRNNEstimator(BaseEstimator):
 
     # -- persistence -------------------------------------------------------------
 
+    def save(self, path):
+        """Save this estimator in the safe format (JSON + safetensors, no pickle).
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            Where to write the zip file.
+
+        Returns
+        -------
+        path : str, path-like or file object
+            The ``path`` argument.
+
+        See Also
+        --------
+        sknlp_rnn.save : The same as a function; also saves Pipelines.
+        sknlp_rnn.load : Read the file back.
+        """
+        from ._persistence import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Load an estimator of this class written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            A file written by :meth:`save` or :func:`sknlp_rnn.save`.
+        device : str or None, default=None
+            Device for the net; ``None`` keeps the saved one when it exists
+            here, else the CPU.
+
+        Returns
+        -------
+        estimator : instance of this class
+            The fitted estimator.
+
+        See Also
+        --------
+        sknlp_rnn.load : Load any saved object (Pipelines too).
+        """
+        from ._persistence import load
+
+        obj = load(path, device=device)
+        if not isinstance(obj, cls):
+            raise TypeError(
+                f"The file holds a {type(obj).__name__}, not a {cls.__name__}; "
+                "use sknlp_rnn.load to read any saved object."
+            )
+        return obj
+
     def __setstate__(self, state):
         self.__dict__.update(state)
         net = state.get("net_")

@@ -313,4 +313,5 @@ default="adam"
         labels : ndarray of shape (n_documents,)
             Predicted labels.
         """
-        return self.classes_[self._forward(self._ids(X)).argmax(1)]
+        ids = self._ids(X)  # checks fitted before classes_ is read
+        return self.classes_[self._forward(ids).argmax(1)]
