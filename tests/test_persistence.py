@@ -271,3 +271,24 @@ def test_loading_leaves_the_global_torch_rng_alone(fitted_clf):
     torch.manual_seed(0)
     load(buffer, device="cpu")
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_text_pipeline_on_raw_strings_round_trips(tmp_path):
+    if not hasattr(sknlp_rnn, "Tokenizer"):
+        pytest.skip("Tokenizer/Vocab are not on this branch yet")
+    texts = ["good fun", "bad day", "good good", "so bad", "fun day", "bad bad"] * 4
+    y = [int("good" in t or "fun" in t) for t in texts]
+    pipe = Pipeline(
+        [
+            ("tok", sknlp_rnn.Tokenizer()),
+            ("vocab", sknlp_rnn.Vocab()),
+            ("clf", RNNTextClassifier(hidden_size=4, max_epochs=2, random_state=0)),
+        ]
+    ).fit(texts, y)
+    save(pipe, tmp_path / "pipe.zip")
+    loaded = load(tmp_path / "pipe.zip")
+    assert_same(loaded.predict_proba(texts), pipe.predict_proba(texts))
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    assert_same(
+        joblib.load(tmp_path / "pipe.joblib").predict(texts), pipe.predict(texts)
+    )
