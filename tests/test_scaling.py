@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.model_selection import GridSearchCV
+from skorch import NeuralNetClassifier
 
 from sknlp_rnn import RNNTextClassifier
 from sknlp_rnn._base import _Net
@@ -55,12 +56,14 @@ def test_grid_search_on_a_dask_cluster():
     assert np.array_equal(remote.predict_proba(X), local.predict_proba(X))
 
 
-def test_accelerate_mixin_trains_our_modules_on_cpu():
+@pytest.mark.parametrize("base", [NeuralNetClassifier, _Net], ids=["skorch", "ours"])
+def test_accelerate_mixin_trains_our_modules_on_cpu(base):
+    """The recipe of the scaling page, and the same through our own net class."""
     accelerate = pytest.importorskip("accelerate")
     from skorch.hf import AccelerateMixin
 
-    class AcceleratedNet(AccelerateMixin, _Net):
-        """Our skorch net, with training driven by an accelerate Accelerator."""
+    class AcceleratedNet(AccelerateMixin, base):
+        """A skorch net whose training is driven by an accelerate Accelerator."""
 
     X, y = _token_ids(n=200)
     codes = (y == "yes").astype(np.int64)
