@@ -27,6 +27,7 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from skorch import NeuralNet
@@ -192,6 +193,18 @@ class _Writer:
             return {"$t": "tensor", "key": key}
         if isinstance(value, (pd.DataFrame, pd.Series, pd.Index, pd.Timestamp)):
             return self._encode_pandas(value, where)
+        if sp.issparse(value):
+            csr = value.tocsr()
+            return {
+                "$t": "sparse",
+                "format": value.format,
+                "array": isinstance(value, sp.sparray),
+                "shape": list(value.shape),
+                "v": [
+                    self._encode_array(a, where)
+                    for a in (csr.data, csr.indices, csr.indptr)
+                ],
+            }
         if isinstance(value, BaseEstimator):
             return self.encode_estimator(value, where)
         raise TypeError(
@@ -327,15 +340,21 @@ class _Writer:
             and not k.startswith(("callbacks__", "module__", "train_split__"))
         }
         prefix = f"n{sum(1 for k in self.weights if k.startswith('n'))}"
-        for key, tensor in net.module_.state_dict().items():
-            self.weights[f"{prefix}.module.{key}"] = tensor.detach().cpu().contiguous()
-        for key, tensor in net.criterion_.state_dict().items():
-            self.weights[f"{prefix}.criterion.{key}"] = (
-                tensor.detach().cpu().contiguous()
-            )
+        aliases, seen = {}, {}
+        for part, target in (("module", net.module_), ("criterion", net.criterion_)):
+            for key, tensor in target.state_dict().items():
+                name = f"{prefix}.{part}.{key}"
+                # Tied weights (a decoder sharing the embedding) are stored once.
+                ident = (tensor.data_ptr(), tensor.shape, tensor.stride(), tensor.dtype)
+                if tensor.numel() and ident in seen:
+                    aliases[name] = seen[ident]
+                    continue
+                seen[ident] = name
+                self.weights[name] = tensor.detach().cpu().contiguous()
         return {
             "class": _class_path(type(net)),
             "prefix": prefix,
+            "aliases": aliases,
             "device": str(net.device),
             "params": self.encode(params, where),
             "history": self.encode(net.history, f"{where}.history"),
@@ -396,6 +415,10 @@ class _Reader:
             return rng
         if tag == "tensor":
             return self.weights[value["key"]].clone()
+        if tag == "sparse":
+            make = sp.csr_array if value["array"] else sp.csr_matrix
+            parts = tuple(self.decode(v) for v in value["v"])
+            return make(parts, shape=tuple(value["shape"])).asformat(value["format"])
         if tag == "timestamp":
             return pd.Timestamp(value["v"])
         if tag in ("rangeindex", "index", "series", "dataframe"):
@@ -501,10 +524,13 @@ class _Reader:
         net = net_class(module=module_, callbacks=None, train_split=None, **params)
         net.initialize()
         prefix = spec["prefix"]
+        weights = dict(self.weights)
+        for name, source in spec.get("aliases", {}).items():
+            weights[name] = weights[source]
         for part, target in (("module", net.module_), ("criterion", net.criterion_)):
             head = f"{prefix}.{part}."
             tensors = {
-                k[len(head) :]: v for k, v in self.weights.items() if k.startswith(head)
+                k[len(head) :]: v for k, v in weights.items() if k.startswith(head)
             }
             target.load_state_dict(tensors, strict=True)
         net.history_ = self.decode(spec["history"])

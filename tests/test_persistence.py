@@ -9,6 +9,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
@@ -172,6 +173,7 @@ def test_plain_values_round_trip():
         "types": [np.dtype("float32"), np.float64, int, torch.optim.AdamW],
         "slice": slice(0, 3, None),
         "tensor": torch.arange(4.0),
+        "sparse": [sp.csr_matrix(np.eye(3)), sp.coo_array(np.eye(2, k=1))],
     }
     writer = _Writer()
     encoded = json.loads(json.dumps(writer.encode(value, "value"), allow_nan=False))
@@ -183,6 +185,8 @@ def test_plain_values_round_trip():
     assert back["rng"].rand() == np.random.RandomState(3).rand()
     assert back["types"] == value["types"] and back["slice"] == value["slice"]
     assert torch.equal(back["tensor"], value["tensor"])
+    for got, sent in zip(back["sparse"], value["sparse"], strict=True):
+        assert type(got) is type(sent) and (got != sent).nnz == 0
 
 
 def test_callbacks_and_foreign_classes_are_refused(fitted_clf):
