@@ -1,0 +1,489 @@
+"""Tokenizer: raw text -> lists of tokens, with fast.ai-style special tokens.
+
+Depends on the standard library, numpy, joblib and scikit-learn; spaCy is
+imported lazily, only for ``backend="spacy"``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+from itertools import compress, count, islice
+from numbers import Integral
+from operator import and_, eq, ne
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
+
+UNK, PAD, BOS, EOS, FLD = "xxunk", "xxpad", "xxbos", "xxeos", "xxfld"
+MAJ, UP, REP, WREP = "xxmaj", "xxup", "xxrep", "xxwrep"
+SPECIAL_TOKENS = (UNK, PAD, BOS, EOS, FLD, MAJ, UP, REP, WREP)
+"""The special tokens, in the order :class:`Vocab` gives them ids (0, 1, ...)."""
+
+_URL = r"(?:https?://|www\.)\S*[^\s.,;:!?)\]}'\"]"
+# html: line breaks and paragraphs, stripped entities ("#39;", "quot;") as found
+# in corpora whose "&" was lost, wikitext escapes (" @-@ "), escaped newlines.
+_BR_RE = re.compile(r"<\s*/?\s*(?:br|p)\s*/?\s*>", re.IGNORECASE)
+_NUM_ENTITY_RE = re.compile(r"(?<!&)#(\d{2,5});")
+_NAMED_ENTITY_RE = re.compile(r"(?<![&\w])(quot|amp|nbsp|apos|lt|gt);")
+_NAMED = {"quot": '"', "amp": "&", "nbsp": " ", "apos": "'", "lt": "<", "gt": ">"}
+_WIKI_RE = re.compile(r" @([-.,])@ ")
+# character repetition: a run of >= 3 identical characters (not digits, not
+# spaces: "1000" stays a number); URLs are matched first and left alone. The
+# cheap hint regex skips the substitution for most documents.
+_REP_HINT_RE = re.compile(r"(.)\1\1", re.DOTALL)
+_REP_RE = re.compile(rf"({_URL})|([^\s\d]|\n)\2{{2,}}")
+# one token per match, first alternative wins: URL, stem before "n't", "n't",
+# clitics ("'s", "'re", ...), numbers with separators, words, newline, any other
+# single non-space character (punctuation, symbols, emoji).
+_TOKEN_RE = re.compile(
+    rf"""{_URL}
+    | \w+?(?=(?i:n't)\b)
+    | (?i:n't)\b
+    | (?<=\w)'(?i:s|re|ve|ll|d|m)\b
+    | \d+(?:[.,:/]\d+)+
+    | \w+
+    | \n
+    | \S""",
+    re.VERBOSE,
+)
+_CHAR_PIECE_RE = re.compile(r"\n|[^\S\n]+|\S+")
+_CHAR_NEWLINE_RE = re.compile(r"[^\S\n]*\n[^\S\n]*")
+_CHAR_REP_RE = re.compile(r"([^\s\d])\1{2,}")
+_CLITICS = frozenset({"n't", "'s", "'re", "'ve", "'ll", "'d", "'m"})
+_PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+
+def _numeric_entity(match):
+    code = int(match.group(1))
+    if 128 <= code < 160:  # Windows-1252 code points ("#146;" is a quote)
+        return bytes([code]).decode("cp1252", errors="replace")
+    return chr(code) if code < 0x110000 else match.group(0)
+
+
+def _fix_html(text):
+    """Undo html and corpus artefacts: ``<br />``, entities, ``#39;``, ``@-@``."""
+    if "<" in text:
+        text = _BR_RE.sub("\n", text)
+    if ";" in text:
+        if "&" in text:
+            text = html.unescape(text)
+        text = _NUM_ENTITY_RE.sub(_numeric_entity, text)
+        text = _NAMED_ENTITY_RE.sub(lambda m: _NAMED[m.group(1)], text)
+    if "\\" in text:
+        text = text.replace("\\n", "\n").replace('\\"', '"')
+    if "@ " in text:
+        text = _WIKI_RE.sub(r"\1", text)
+    return text.replace("\xa0", " ")
+
+
+def _normalize(text, fix_html):
+    if fix_html:
+        text = _fix_html(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\u2019", "'")
+
+
+def _rep(match):
+    if match.group(1):
+        return match.group(1)
+    run = match.group(0)
+    return f" {REP} {len(run)} {run[0]} "
+
+
+def _word_repeats(tokens, keys):
+    """Collapse runs of >= 3 equal ``keys`` into ``xxwrep n token``."""
+    if len(set(keys)) > len(keys) - 2:  # fewer than two duplicates: no run
+        return tokens, keys
+    pairs = list(map(eq, keys, islice(keys, 1, None)))
+    if not any(map(and_, pairs, islice(pairs, 1, None))):
+        return tokens, keys
+    out_tokens, out_keys = [], []
+    i, n = 0, len(keys)
+    while i < n:
+        j = i + 1
+        while j < n and keys[j] == keys[i]:
+            j += 1
+        if j - i >= 3:
+            out_tokens += [WREP, str(j - i), tokens[i]]
+            out_keys += [WREP, str(j - i), keys[i]]
+        else:
+            out_tokens += tokens[i:j]
+            out_keys += keys[i:j]
+        i = j
+    return out_tokens, out_keys
+
+
+def _case_marker(token):
+    """The case marker a token needs once lower-cased (``None`` if none)."""
+    if len(token) < 2:
+        return None
+    if token[0].isupper() and token[1:].islower():  # the common case: "Hello"
+        return MAJ
+    if token.isupper():
+        return None if token.lower() in _CLITICS else UP
+    core = token.strip(_PUNCT)
+    if len(core) < 2:
+        return None
+    if core.isupper():
+        return UP
+    return MAJ if core[0].isupper() else None
+
+
+def _mark_case(tokens, lowered):
+    """``lowered`` with a marker before each token whose case was lost."""
+    out, start = [], 0
+    for i in compress(count(), map(ne, tokens, lowered)):
+        marker = _case_marker(tokens[i])
+        if marker is not None:
+            out += lowered[start:i]
+            out.append(marker)
+            start = i
+    return out + lowered[start:] if out else lowered
+
+
+def _split_words(text, lower, mark_repeats, spacy_tokenizer=None):
+    if mark_repeats and _REP_HINT_RE.search(text):
+        text = _REP_RE.sub(_rep, text)
+    if spacy_tokenizer is None:
+        tokens = _TOKEN_RE.findall(text)
+    else:
+        tokens = _spacy_tokens(spacy_tokenizer(text))
+    # tokens hold no space, so one C-level lower() serves them all
+    keys = " ".join(tokens).lower().split(" ") if lower and tokens else tokens
+    if mark_repeats:
+        tokens, keys = _word_repeats(tokens, keys)
+    return _mark_case(tokens, keys) if lower else tokens
+
+
+def _spacy_tokens(doc):
+    out = []
+    for token in doc:
+        text = token.text
+        if not text:
+            continue
+        if text.isspace():
+            out.extend("\n" * text.count("\n"))
+        else:
+            out.append(text)
+    return out
+
+
+def _split_chars(text, lower, mark_repeats):
+    out = []
+    text = text.strip()
+    if "\n" in text:
+        text = _CHAR_NEWLINE_RE.sub("\n", text)
+    for piece in _CHAR_PIECE_RE.findall(text):
+        if piece == "\n" or piece[0].isspace():
+            out.append("\n" if piece == "\n" else " ")
+            continue
+        if lower:
+            marker = _case_marker(piece)
+            if marker is not None:
+                out.append(marker)
+            piece = piece.lower()
+        if mark_repeats and _CHAR_REP_RE.search(piece):
+            start = 0
+            for m in _CHAR_REP_RE.finditer(piece):
+                out.extend(piece[start : m.start()])
+                out += [REP, str(m.end() - m.start()), m.group(1)]
+                start = m.end()
+            out.extend(piece[start:])
+        else:
+            out.extend(piece)
+    return out
+
+
+def _tokenize_chunk(texts, level, lower, fix_html, mark_repeats, bos, eos, backend):
+    """Tokenize a list of strings (module level so joblib can send it to workers)."""
+    head = [BOS] if bos else []
+    tail = [EOS] if eos else []
+    spacy_tokenizer = _load_spacy() if backend == "spacy" else None
+    out = []
+    for text in texts:
+        text = _normalize(text, fix_html)
+        if level == "char":
+            tokens = _split_chars(text, lower, mark_repeats)
+        else:
+            tokens = _split_words(text, lower, mark_repeats, spacy_tokenizer)
+        out.append(head + tokens + tail if head or tail else tokens)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _load_spacy():
+    try:
+        import spacy
+    except ImportError as exc:
+        raise ImportError(
+            'Tokenizer(backend="spacy") needs spaCy, which is not installed. Install '
+            'it with: pip install "sknlp-rnn[spacy]" (or use backend="rules").'
+        ) from exc
+    return spacy.blank("en").tokenizer
+
+
+def _is_missing(value):
+    """None, NaN, NaT or pandas' NA (whose comparisons cannot be made bool)."""
+    try:
+        return value is None or bool(value != value)
+    except TypeError:  # pd.NA
+        return True
+    except ValueError:  # an array
+        return False
+
+
+def check_texts(X, estimator_name="Tokenizer"):
+    """Validate a 1-D collection of documents and return it as a list of str.
+
+    Accepts a list, tuple, 1-D (or one-column) numpy array, pandas Series or
+    one-column DataFrame. A non-string document raises a ``TypeError`` that
+    names its row.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            f"{estimator_name} expects a collection of documents (list, array or "
+            f"Series of str), got a single {type(X).__name__}. Wrap it in a list: "
+            "[text]."
+        )
+    index = None
+    if hasattr(X, "columns"):  # DataFrame
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"{estimator_name} expects one column of text, got a DataFrame with "
+                f"{X.shape[1]} columns. Select the text column, e.g. df['text']."
+            )
+        X = X.iloc[:, 0]
+    if hasattr(X, "index") and hasattr(X, "to_numpy"):  # Series
+        index = X.index
+        X = X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        if X.ndim != 1:
+            raise ValueError(
+                f"{estimator_name} expects a 1-D collection of documents, got an "
+                f"array of shape {X.shape}."
+            )
+        X = X.tolist()
+    try:
+        texts = list(X)
+    except TypeError:
+        raise TypeError(
+            f"{estimator_name} expects a collection of documents (list, array or "
+            f"Series of str), got {type(X).__name__}."
+        ) from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            where = f"row {i}"
+            if index is not None and index[i] != i:
+                where += f" (index label {index[i]!r})"
+            hint = ""
+            if _is_missing(text):
+                hint = "; fill missing text first, e.g. X.fillna('')"
+            raise TypeError(
+                f"{estimator_name} expects every document to be a str, but {where} "
+                f"is {type(text).__name__} ({text!r}){hint}."
+            )
+    return texts
+
+
+class Tokenizer(TransformerMixin, BaseEstimator):
+    """Split raw text into tokens, with fast.ai-style special tokens.
+
+    A fast rule-based tokenizer (a handful of precompiled regular expressions,
+    no heavy dependency) whose output feeds :class:`Vocab`. It is stateless:
+    ``fit`` learns nothing, and ``transform`` works without it. The rules, in
+    the order they run on each document:
+
+    1. **html clean-up** (``fix_html``): ``<br />``, ``<br>`` and ``<p>`` become
+       line breaks; html entities are unescaped (``&amp;`` -> ``&``,
+       ``&#39;`` -> ``'``), and so are entities whose ``&`` was lost, as in the
+       IMDB corpus (``#39;``, ``#146;``, ``quot;``, ``amp;``, ``nbsp;``); ``\\n``
+       written as two characters becomes a line break; wikitext escapes
+       ``@-@``, ``@.@``, ``@,@`` are undone. Typographic apostrophes (U+2019)
+       become ``'`` and ``\\r\\n`` becomes ``\\n`` in any case.
+    2. **word repetition** (``mark_repeats``): a word repeated three times or
+       more in a row becomes ``xxwrep n word`` ("ha ha ha" -> ``xxwrep 3 ha``;
+       case-insensitive when ``lower=True``).
+    3. **character repetition** (``mark_repeats``): a character repeated three
+       times or more becomes ``xxrep n c`` ("!!!!" -> ``xxrep 4 !``,
+       "sooo" -> ``s xxrep 3 o``). Digits are exempt, so ``1000`` stays one
+       number, and so are URLs.
+    4. **splitting**: words, numbers (``3.14``, ``10:30`` and ``1,000`` stay
+       whole) and URLs are tokens; every other non-space character
+       (punctuation, symbols, emoji) is a token of its own; each line break is
+       a ``"\\n"`` token; other whitespace only separates. English
+       contractions are split the Penn Treebank way, as spaCy does:
+       "don't" -> ``do n't``, "can't" -> ``ca n't``, "it's" -> ``it 's``,
+       "we're" -> ``we 're``, so the stems are shared with the full words.
+    5. **case** (``lower``): tokens are lower-cased; a capitalised word
+       ("Hello") is preceded by ``xxmaj`` and an all-caps word of two letters
+       or more ("NASA") by ``xxup``. Single letters ("I", "A") and clitics
+       ("N'T") get no marker. ``lower=False`` keeps the case and adds no marker.
+    6. **boundaries**: ``xxbos`` opens each document (``add_bos``) and
+       ``xxeos`` closes it (``add_eos``).
+
+    At ``level="char"`` a document becomes a list of characters: rules 1, 3
+    (the count is one token: ``["xxrep", "12", "!"]``), 5 (the marker goes
+    before the first character of each whitespace-separated word) and 6 apply;
+    runs of spaces and tabs become a single ``" "`` token, line breaks stay
+    ``"\\n"`` tokens, and rule 2 is skipped.
+
+    Parameters
+    ----------
+    level : {"word", "char"}, default="word"
+        Produce word tokens or character tokens.
+    lower : bool, default=True
+        Lower-case the text and mark the lost case with ``xxmaj``/``xxup``.
+    fix_html : bool, default=True
+        Apply the html clean-up (rule 1).
+    mark_repeats : bool, default=True
+        Replace repeated characters and words with ``xxrep``/``xxwrep``.
+    add_bos : bool, default=True
+        Start each document with ``xxbos``.
+    add_eos : bool, default=False
+        End each document with ``xxeos``.
+    backend : {"rules", "spacy"}, default="rules"
+        ``"rules"`` splits with the built-in rules; ``"spacy"`` splits with the
+        tokenizer of ``spacy.blank("en")`` (rules 1, 2, 3, 5 and 6 still apply).
+        spaCy is an optional dependency: ``pip install "sknlp-rnn[spacy]"``.
+        Word level only.
+    n_jobs : int or None, default=None
+        Number of processes that tokenize chunks of the corpus in parallel;
+        ``None`` means 1 and ``-1`` all cores. Worth it from roughly a hundred
+        thousand documents on; the result does not depend on it.
+
+    See Also
+    --------
+    Vocab : Token lists to a padded matrix of token ids.
+    RNNTextClassifier : Recurrent classifier over token ids.
+
+    Notes
+    -----
+    The special tokens are listed in :data:`sknlp_rnn.text.SPECIAL_TOKENS`;
+    :class:`Vocab` gives ``xxunk`` id 0 and ``xxpad`` id 1.
+
+    Examples
+    --------
+    >>> from sknlp_rnn import Tokenizer
+    >>> tok = Tokenizer()
+    >>> tok.transform(["I don't like it!!!", "Hello NASA"])
+    [['xxbos', 'i', 'do', "n't", 'like', 'it', 'xxrep', '3', '!'], \
+['xxbos', 'xxmaj', 'hello', 'xxup', 'nasa']]
+    >>> tok.transform(["It was great, great, GREAT<br />Really."])[0]
+    ['xxbos', 'xxmaj', 'it', 'was', 'great', ',', 'great', ',', 'xxup', 'great', \
+'\\n', 'xxmaj', 'really', '.']
+    >>> Tokenizer(level="char", add_bos=False).transform(["Hi  you"])
+    [['xxmaj', 'h', 'i', ' ', 'y', 'o', 'u']]
+    """
+
+    _parameter_constraints: dict = {
+        "level": [StrOptions({"word", "char"})],
+        "lower": ["boolean"],
+        "fix_html": ["boolean"],
+        "mark_repeats": ["boolean"],
+        "add_bos": ["boolean"],
+        "add_eos": ["boolean"],
+        "backend": [StrOptions({"rules", "spacy"})],
+        "n_jobs": [None, Integral],
+    }
+
+    def __init__(
+        self,
+        *,
+        level="word",
+        lower=True,
+        fix_html=True,
+        mark_repeats=True,
+        add_bos=True,
+        add_eos=False,
+        backend="rules",
+        n_jobs=None,
+    ):
+        self.level = level
+        self.lower = lower
+        self.fix_html = fix_html
+        self.mark_repeats = mark_repeats
+        self.add_bos = add_bos
+        self.add_eos = add_eos
+        self.backend = backend
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _check_params(self):
+        self._validate_params()
+        if self.backend == "spacy":
+            if self.level == "char":
+                raise ValueError(
+                    'Tokenizer(backend="spacy") splits words; use backend="rules" '
+                    'with level="char".'
+                )
+            _load_spacy()  # fail here, with the install hint, not in a worker
+
+    def fit(self, X, y=None):
+        """Check the parameters and the input; nothing is learned.
+
+        Parameters
+        ----------
+        X : list, ndarray or pandas Series of str
+            Documents.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : Tokenizer
+            This tokenizer.
+        """
+        self._check_params()
+        check_texts(X)
+        return self
+
+    def transform(self, X):
+        """Tokenize documents.
+
+        Parameters
+        ----------
+        X : list, ndarray, pandas Series or one-column DataFrame of str
+            Documents. Empty strings are fine; ``None``, NaN and numbers raise
+            a ``TypeError`` naming their row.
+
+        Returns
+        -------
+        tokens : list of list of str
+            One token list per document, in input order.
+        """
+        self._check_params()
+        texts = check_texts(X)
+        options = (
+            self.level,
+            self.lower,
+            self.fix_html,
+            self.mark_repeats,
+            self.add_bos,
+            self.add_eos,
+            self.backend,
+        )
+        n_jobs = min(effective_n_jobs(self.n_jobs), max(len(texts), 1))
+        if n_jobs == 1:
+            return _tokenize_chunk(texts, *options)
+        bounds = np.linspace(0, len(texts), 4 * n_jobs + 1).astype(int)
+        chunks = Parallel(n_jobs=n_jobs)(
+            delayed(_tokenize_chunk)(texts[a:b], *options)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            if b > a
+        )
+        return [tokens for chunk in chunks for tokens in chunk]
