@@ -49,7 +49,9 @@ def _check_token_lists(X):
             raise TypeError(
                 f"Row {i} is a {type(doc).__name__} ({doc!r:.40}). {_RAW_TEXT_HINT}"
             )
-        if not isinstance(doc, (list, tuple, np.ndarray)) or np.ndim(doc) != 1:
+        if not isinstance(doc, (list, tuple, np.ndarray)) or (
+            isinstance(doc, np.ndarray) and doc.ndim != 1
+        ):
             raise TypeError(
                 f"Vocab expects every row to be a list of str tokens, but row {i} "
                 f"is {type(doc).__name__} ({doc!r:.40})."
