@@ -86,6 +86,11 @@ class Vocab(TransformerMixin, BaseEstimator):
     into a row of ids, right-padded with the ``xxpad`` id; tokens it does not
     know become the ``xxunk`` id.
 
+    Like any scikit-learn transformer, it returns matrices of one width, the
+    width learned in ``fit`` (``max_len_``), so that the model after it sees as
+    many columns at prediction time as in training. With packed sequences the
+    pads do not change a prediction of :class:`RNNTextClassifier`.
+
     Parameters
     ----------
     min_freq : int, default=2
@@ -98,8 +103,9 @@ class Vocab(TransformerMixin, BaseEstimator):
         dropped first. ``None`` keeps all tokens that pass ``min_freq``.
     max_len : int or None, default=None
         Width of the output matrix: longer documents are cut (see
-        ``truncate``) and every call returns exactly ``max_len`` columns.
-        ``None`` pads to the longest document of each call, uncut.
+        ``truncate``). ``None`` uses the length of the longest training
+        document, so training documents are never cut, and documents longer
+        than all of them are cut at transform time.
     truncate : {"post", "pre"}, default="post"
         Which end of a document longer than ``max_len`` is cut: ``"post"``
         keeps the beginning (and ``xxbos``), ``"pre"`` keeps the end (the
@@ -116,6 +122,9 @@ class Vocab(TransformerMixin, BaseEstimator):
         Id of each token ("string to id").
     vocab_size_ : int
         Number of ids, ``len(itos_)``.
+    max_len_ : int
+        Width of every output matrix: ``max_len``, or the length of the
+        longest training document (at least 1).
     token_counts_ : ndarray of shape (vocab_size_,)
         How often each token occurred in the training corpus.
     unk_idx_ : int
@@ -243,6 +252,8 @@ class Vocab(TransformerMixin, BaseEstimator):
         self.itos_ = specials + [token for _, token in kept]
         self.stoi_ = {token: i for i, token in enumerate(self.itos_)}
         self.vocab_size_ = len(self.itos_)
+        longest = max(map(len, docs))
+        self.max_len_ = self.max_len or max(longest, 1)
         self.token_counts_ = np.array(
             [counts.get(token, 0) for token in self.itos_], dtype=np.int64
         )
@@ -268,10 +279,10 @@ class Vocab(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ids : ndarray of shape (n_documents, width), dtype int64
+        ids : ndarray of shape (n_documents, max_len_), dtype int64
             Token ids, right-padded with ``pad_idx_``; unknown tokens are
             ``unk_idx_``; an empty document is a row of pads. ``width`` is
-            ``max_len``, or the longest document of this call (at least 1).
+            ``max_len_``: longer documents are cut (see ``truncate``).
         """
         self._check_fitted()
         return self._transform(_check_token_lists(X))
@@ -288,7 +299,7 @@ class Vocab(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ids : ndarray of shape (n_documents, width), dtype int64
+        ids : ndarray of shape (n_documents, max_len_), dtype int64
             Same as ``fit(X).transform(X)``, validating ``X`` once.
         """
         self._validate_params()
@@ -311,8 +322,8 @@ class Vocab(TransformerMixin, BaseEstimator):
             if not all(isinstance(flat[i], str) for i in unknown):
                 raise _bad_token(docs, _not_str)
             ids[unknown] = self.unk_idx_
-        keep = lengths if self.max_len is None else np.minimum(lengths, self.max_len)
-        width = self.max_len or max(int(lengths.max(initial=0)), 1)
+        width = self.max_len_
+        keep = np.minimum(lengths, width)
         starts = np.cumsum(lengths) - lengths
         if self.truncate == "pre":
             starts += lengths - keep

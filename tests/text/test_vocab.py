@@ -56,7 +56,8 @@ def test_order_does_not_depend_on_document_order():
 def test_min_freq():
     vocab = Vocab().fit(DOCS)  # default min_freq=2 keeps the, dog, sat
     assert vocab.itos_[N_SPECIAL:] == ["the", "dog", "sat"]
-    assert vocab.transform([["cat", "dog"]]).tolist() == [[0, vocab.stoi_["dog"]]]
+    dog = vocab.stoi_["dog"]
+    assert vocab.transform([["cat", "dog"]]).tolist() == [[0, dog, 1, 1, 1]]
     assert Vocab(min_freq=3).fit(DOCS).itos_[N_SPECIAL:] == ["the"]
 
 
@@ -85,16 +86,21 @@ def test_transform_pads_right_and_maps_unknowns_to_zero():
     the, cat, ran = (vocab.stoi_[t] for t in ["the", "cat", "ran"])
     assert ids.dtype == np.int64
     np.testing.assert_array_equal(
-        ids, [[the, cat, 1, 1], [0, the, 0, ran], [1, 1, 1, 1]]
+        ids, [[the, cat, 1, 1, 1], [0, the, 0, ran, 1], [1, 1, 1, 1, 1]]
     )
 
 
-def test_width_follows_each_call_or_max_len():
+def test_width_is_learned_in_fit():
     vocab = Vocab(min_freq=1).fit(DOCS)
-    assert vocab.transform([["the"]]).shape == (1, 1)
-    assert vocab.transform([[], []]).shape == (2, 1)  # empty docs: one pad
-    assert vocab.transform([]).shape == (0, 1)
+    assert vocab.max_len_ == 5  # the longest training document
+    assert vocab.transform([["the"]]).shape == (1, 5)
+    assert vocab.transform([[], []]).shape == (2, 5)  # empty docs: pads
+    assert vocab.transform([]).shape == (0, 5)
+    longer = vocab.transform([["the"] * 7 + ["cat"]])  # cut like max_len would
+    assert vocab.inverse_transform(longer) == [["the"] * 5]
+    assert Vocab().fit([[], []]).max_len_ == 1
     fixed = Vocab(min_freq=1, max_len=6).fit(DOCS)
+    assert fixed.max_len_ == 6
     assert fixed.transform([["the"]]).shape == (1, 6)
     assert fixed.transform(DOCS).shape == (3, 6)
 
@@ -270,6 +276,7 @@ def test_fit_returns_self_and_keeps_params():
         "itos_",
         "stoi_",
         "vocab_size_",
+        "max_len_",
         "token_counts_",
         "unk_idx_",
         "pad_idx_",
