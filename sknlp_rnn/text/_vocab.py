@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import NotFittedError
 from ._batching import _is_ragged, pad_rows
-from ._tokenizer import PAD, SPECIAL_TOKENS, UNK
+from ._rules import PAD, SPECIAL_TOKENS, UNK
 
 _RAW_TEXT_HINT = (
     "Vocab expects token lists (the output of Tokenizer), not raw text: put a "

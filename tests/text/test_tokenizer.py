@@ -14,8 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from sknlp_rnn import Tokenizer
-from sknlp_rnn.text import SPECIAL_TOKENS
-from sknlp_rnn.text import _tokenizer as tokenizer_module
+from sknlp_rnn.text import SPECIAL_TOKENS, _rules
 
 
 def tok(text, **params):
@@ -101,6 +100,7 @@ def test_urls_stay_whole(text, expected):
         ("it&#39;s &quot;ok&quot;", ["it", "'s", '"', "ok", '"']),
         ("it#39;s quot;ok quot;", ["it", "'s", '"', "ok", '"']),
         ("it#146;s", ["it", "'s"]),
+        ("x #01; y", ["x", "#", "01", ";", "y"]),  # no printable character
         ("a amp; b nbsp; c", ["a", "&", "b", "c"]),
         ("line\\nbreak", ["line", "\n", "break"]),
         ("well @-@ known 3 @.@ 5", ["well", "-", "known", "3.5"]),
@@ -361,9 +361,9 @@ def test_sklearn_data_free_checks(check):
 
 @pytest.fixture
 def no_spacy_cache():
-    tokenizer_module._load_spacy.cache_clear()
+    _rules.load_spacy.cache_clear()
     yield
-    tokenizer_module._load_spacy.cache_clear()
+    _rules.load_spacy.cache_clear()
 
 
 def test_spacy_missing_gives_install_hint(monkeypatch, no_spacy_cache):
