@@ -97,32 +97,35 @@ class Tokenizer(TransformerMixin, BaseEstimator):
        written as two characters becomes a line break; wikitext escapes
        ``@-@``, ``@.@``, ``@,@`` are undone. Typographic apostrophes (U+2019)
        become ``'`` and ``\\r\\n`` becomes ``\\n`` in any case.
-    2. **word repetition** (``mark_repeats``): a word repeated three times or
-       more in a row becomes ``xxwrep n word`` ("ha ha ha" -> ``xxwrep 3 ha``;
-       case-insensitive when ``lower=True``).
-    3. **character repetition** (``mark_repeats``): a character repeated three
+    2. **character repetition** (``mark_repeats``): a character repeated three
        times or more becomes ``xxrep n c`` ("!!!!" -> ``xxrep 4 !``,
        "sooo" -> ``s xxrep 3 o``). Digits are exempt, so ``1000`` stays one
        number, and so are URLs.
-    4. **splitting**: words, numbers (``3.14``, ``10:30`` and ``1,000`` stay
+    3. **splitting**: words, numbers (``3.14``, ``10:30`` and ``1,000`` stay
        whole) and URLs are tokens; every other non-space character
-       (punctuation, symbols, emoji) is a token of its own; each line break is
-       a ``"\\n"`` token; other whitespace only separates. English
-       contractions are split the Penn Treebank way, as spaCy does:
-       "don't" -> ``do n't``, "can't" -> ``ca n't``, "it's" -> ``it 's``,
-       "we're" -> ``we 're``, so the stems are shared with the full words.
+       (punctuation, symbols, emoji) is a token of its own, so "@user" and
+       "#tag" are two tokens each; each line break is a ``"\\n"`` token; other
+       whitespace only separates. English contractions are split the Penn
+       Treebank way, as spaCy does: "don't" -> ``do n't``, "can't" ->
+       ``ca n't``, "it's" -> ``it 's``, "we're" -> ``we 're``, so the stems
+       are shared with the full words.
+    4. **word repetition** (``mark_repeats``): a token repeated three times or
+       more in a row becomes ``xxwrep n token`` ("ha ha ha" -> ``xxwrep 3 ha``;
+       case-insensitive when ``lower=True``). It runs after rule 2, so
+       "sooo sooo sooo" is three ``s xxrep 3 o`` groups, not a word repetition.
     5. **case** (``lower``): tokens are lower-cased; a capitalised word
-       ("Hello") is preceded by ``xxmaj`` and an all-caps word of two letters
+       ("Hello") is preceded by ``xxmaj`` and an all-caps word of two characters
        or more ("NASA") by ``xxup``. Single letters ("I", "A") and clitics
        ("N'T") get no marker. ``lower=False`` keeps the case and adds no marker.
     6. **boundaries**: ``xxbos`` opens each document (``add_bos``) and
        ``xxeos`` closes it (``add_eos``).
 
-    At ``level="char"`` a document becomes a list of characters: rules 1, 3
+    At ``level="char"`` a document becomes a list of characters: rules 1, 2
     (the count is one token: ``["xxrep", "12", "!"]``), 5 (the marker goes
     before the first character of each whitespace-separated word) and 6 apply;
-    runs of spaces and tabs become a single ``" "`` token, line breaks stay
-    ``"\\n"`` tokens, and rule 2 is skipped.
+    leading and trailing whitespace is dropped, runs of spaces and tabs become
+    a single ``" "`` token, line breaks stay ``"\\n"`` tokens, and rule 4 is
+    skipped.
 
     Parameters
     ----------
@@ -140,13 +143,14 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         End each document with ``xxeos``.
     backend : {"rules", "spacy"}, default="rules"
         ``"rules"`` splits with the built-in rules; ``"spacy"`` splits with the
-        tokenizer of ``spacy.blank("en")`` (rules 1, 2, 3, 5 and 6 still apply).
+        tokenizer of ``spacy.blank("en")`` (rules 1, 2, 4, 5 and 6 still apply).
         spaCy is an optional dependency: ``pip install "sknlp-rnn[spacy]"``.
         Word level only.
     n_jobs : int or None, default=None
         Number of processes that tokenize chunks of the corpus in parallel;
-        ``None`` means 1 and ``-1`` all cores. Worth it from roughly a hundred
-        thousand documents on; the result does not depend on it.
+        ``None`` means 1 and ``-1`` all cores. Each worker process starts by
+        importing sknlp_rnn (and torch), a few seconds, so it pays from roughly
+        a hundred thousand documents on; the result does not depend on it.
 
     See Also
     --------

@@ -177,6 +177,7 @@ def test_character_repetition(text, expected):
         ("go go", ["go", "go"]),
         ("a a a b b c c c", ["xxwrep", "3", "a", "b", "b", "xxwrep", "3", "c"]),
         ("the theory the", ["the", "theory", "the"]),
+        ("sooo sooo sooo", ["s", "xxrep", "3", "o"] * 3),  # rule 2 ran first
     ],
 )
 def test_word_repetition(text, expected):
