@@ -5,8 +5,8 @@ collaborative filtering, trained with PyTorch through skorch.
 """
 
 from ._persistence import load, save
-from .text import RNNTextClassifier
+from .text import RNNTextClassifier, Tokenizer, Vocab
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["RNNTextClassifier", "__version__", "load", "save"]
+__all__ = ["RNNTextClassifier", "Tokenizer", "Vocab", "__version__", "load", "save"]
