@@ -125,7 +125,7 @@ class Vocab(TransformerMixin, BaseEstimator):
     max_len_ : int
         Width of every output matrix: ``max_len``, or the length of the
         longest training document (at least 1).
-    token_counts_ : ndarray of shape (vocab_size_,)
+    token_counts_ : ndarray of shape ``(vocab_size_,)``
         How often each token occurred in the training corpus.
     unk_idx_ : int
         Id of ``xxunk`` (0).
@@ -279,7 +279,7 @@ class Vocab(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ids : ndarray of shape (n_documents, max_len_), dtype int64
+        ids : ndarray of shape ``(n_documents, max_len_)``, dtype int64
             Token ids, right-padded with ``pad_idx_``; unknown tokens are
             ``unk_idx_``; an empty document is a row of pads. ``width`` is
             ``max_len_``: longer documents are cut (see ``truncate``).
@@ -299,7 +299,7 @@ class Vocab(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ids : ndarray of shape (n_documents, max_len_), dtype int64
+        ids : ndarray of shape ``(n_documents, max_len_)``, dtype int64
             Same as ``fit(X).transform(X)``, validating ``X`` once.
         """
         self._validate_params()
