@@ -4,9 +4,18 @@ Language models, text classifiers, entity-embedding regression and
 collaborative filtering, trained with PyTorch through skorch.
 """
 
+from ._persistence import load, save
 from .tabular import CollabFilterRegressor
-from .text import RNNTextClassifier
+from .text import RNNTextClassifier, Tokenizer, Vocab
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CollabFilterRegressor", "RNNTextClassifier", "__version__"]
+__all__ = [
+    "CollabFilterRegressor",
+    "RNNTextClassifier",
+    "Tokenizer",
+    "Vocab",
+    "__version__",
+    "load",
+    "save",
+]

@@ -303,7 +303,8 @@ default="adam"
 
     # -- fit / predict ---------------------------------------------------------
 
-    def _build_module(self, target_mean):
+    def _build_module(self, target_mean=0.0):
+        """The torch module (fresh weights); ``target_mean`` sets the first output."""
         cardinalities = [len(ids) + 1 for ids in self.ids_]
         if self.model == "dot":
             return DotProductBias(
