@@ -87,6 +87,8 @@ class _CollabNet(_Net):
         return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
+        if self.grad_scaler_ is not None:  # float16 on CUDA: the base scales
+            return super().train_step(batch, **fit_params)
         self.optimizer_.zero_grad()
         step = self.train_step_single(batch, **fit_params)
         self.notify(
