@@ -2,5 +2,6 @@
 
 from ._classifier import RNNClassifierModule
 from ._encoder import RNNEncoder
+from ._language_model import LanguageModelModule
 
-__all__ = ["RNNClassifierModule", "RNNEncoder"]
+__all__ = ["LanguageModelModule", "RNNClassifierModule", "RNNEncoder"]
