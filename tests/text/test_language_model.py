@@ -11,7 +11,7 @@ from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.exceptions import NotFittedError
 from sknlp_rnn.text._stream import StreamBatches, TailSplit, join_rows
 
-FAST = dict(embedding_dim=16, hidden_size=32, n_layers=1, random_state=0)
+FAST = {"embedding_dim": 16, "hidden_size": 32, "n_layers": 1, "random_state": 0}
 
 
 def _ids(words, stoi):
