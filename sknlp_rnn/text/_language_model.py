@@ -135,7 +135,9 @@ default="adam"
         Number of token ids the model knows (largest id seen, or special id,
         plus one).
     n_features_in_ : int
-        Width of the training id matrix (rows may have any width later).
+        Width of the training id matrix. Unlike most estimators, rows of any
+        width are accepted after ``fit``: they are sequences to read or
+        continue, and the width of a padded id matrix is a length.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is a
         :class:`~sknlp_rnn.nn.LanguageModelModule`.
@@ -342,7 +344,9 @@ default="adam"
     def _rows(self, X):
         """Validated ids (unknown -> unk) and the documents the model reads."""
         self._check_fitted()
-        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=False)
+        X = check_token_ids(
+            self, X, pad_idx=self.pad_idx, reset=False, any_width=True
+        )
         X = np.where(X >= self.vocab_size_, self.unk_idx, X)
         seqs = documents(
             X, pad_idx=self.pad_idx, bos_idx=self.bos_idx, empty=self.unk_idx
