@@ -107,6 +107,12 @@ class LanguageModelModule(nn.Module):
             if pad_idx is not None:
                 self.encoder.embedding.weight[pad_idx].zero_()
             self.decoder.bias.zero_()
+            if cell == "lstm":
+                # Forget gates start open (bias 1): memory from the first steps.
+                for rnn in self.encoder.rnns:
+                    size = rnn.hidden_size
+                    rnn.bias_ih_l0[size : 2 * size].fill_(1.0)
+                    rnn.bias_hh_l0[size : 2 * size].zero_()
         if tie_weights:
             self.decoder.weight = self.encoder.embedding.weight
         self.state = None

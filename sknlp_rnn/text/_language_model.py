@@ -170,13 +170,14 @@ default="adam"
     >>> import numpy as np
     >>> from sknlp_rnn import SequenceLMRegressor
     >>> X = np.array([[3, 4, 5, 6, 7, 8, 9, 3, 4, 5, 6, 7, 8, 9]] * 4)
-    >>> lm = SequenceLMRegressor(hidden_size=32, embedding_dim=16, bptt=8,
-    ...                          batch_size=4, max_epochs=40, random_state=0)
+    >>> lm = SequenceLMRegressor(cell="gru", n_layers=1, embedding_dim=16, bptt=8,
+    ...                          batch_size=4, lr=2e-2, max_epochs=30,
+    ...                          random_state=0)
     >>> lm.fit(X).predict([[3, 4, 5]])
     array([6])
     >>> lm.generate([[6, 7]], n_tokens=4, temperature=0).tolist()
     [[8, 9, 3, 4]]
-    >>> bool(lm.score(X) > -0.5)
+    >>> bool(lm.score(X) > -0.1)
     True
     """
 
