@@ -70,7 +70,8 @@ class SequenceLMRegressor(DensityMixin, BaseRNNEstimator):
         Width of the token embedding (and of the last recurrent layer when
         weights are tied).
     hidden_size : int, default=256
-        Width of the recurrent layers.
+        Width of the recurrent layers; with ``tie_weights`` the last one is
+        ``embedding_dim`` wide instead (so a 1-layer tied model ignores it).
     n_layers : int, default=2
         Number of recurrent layers.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
