@@ -92,7 +92,7 @@ pred = lm.predict_tokens(valid_ids)
 real = valid_ids[0] != vocab.pad_idx_
 accuracy = np.mean(pred[0, real][:-1] == valid_ids[0, real][1:])
 print(f"next-token accuracy: {accuracy:.3f}")
-print(f"perplexity: {lm.perplexity(valid_ids):.3f} (uniform guess: {vocab.vocab_size_})")
+print(f"perplexity: {lm.perplexity(valid_ids):.3f} (uniform: {vocab.vocab_size_})")
 
 # %%
 # Generating numbers from a prompt
@@ -108,7 +108,7 @@ prompt_ids = vocab.transform(tokenizer.transform(prompts))
 for temperature in (0, 0.8):
     generated = lm.generate(prompt_ids, 14, temperature=temperature, random_state=0)
     print(f"temperature={temperature}")
-    for prompt, words in zip(prompts, vocab.inverse_transform(generated)):
+    for prompt, words in zip(prompts, vocab.inverse_transform(generated), strict=True):
         print(f"  {prompt} -> {' '.join(words)}")
 
 plt.show()

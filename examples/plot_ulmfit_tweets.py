@@ -71,8 +71,10 @@ lm = SequenceLMRegressor(
 )
 start = time.perf_counter()
 lm.fit(vocab.transform(tokenizer.transform(np.concatenate([unlabelled, train_texts]))))
-print(f"language model: {time.perf_counter() - start:.0f} s, validation perplexity "
-      f"{lm.history_[-1, 'valid_perplexity']:.0f}")
+print(
+    f"language model: {time.perf_counter() - start:.0f} s, validation perplexity "
+    f"{lm.history_[-1, 'valid_perplexity']:.0f}"
+)
 
 prompt = vocab.transform(tokenizer.transform(["the new car is"]))
 words = vocab.inverse_transform(lm.generate(prompt, 12, top_k=20, random_state=0))
@@ -102,7 +104,8 @@ for name, clf in models.items():
     start = time.perf_counter()
     pipe.fit(train_texts, train_labels)
     scores[name] = pipe.score(test_texts, test_labels)
-    print(f"{name:25s} accuracy {scores[name]:.3f} ({time.perf_counter() - start:.0f} s)")
+    seconds = time.perf_counter() - start
+    print(f"{name:25s} accuracy {scores[name]:.3f} ({seconds:.0f} s)")
 majority = np.mean(test_labels == "negative")
 print(f"{'majority class':25s} accuracy {majority:.3f}")
 

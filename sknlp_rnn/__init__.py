@@ -4,8 +4,14 @@ Language models, text classifiers, entity-embedding regression and
 collaborative filtering, trained with PyTorch through skorch.
 """
 
-from .text import RNNTextClassifier, SequenceLMRegressor
+from .text import RNNTextClassifier, SequenceLMRegressor, Tokenizer, Vocab
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["RNNTextClassifier", "SequenceLMRegressor", "__version__"]
+__all__ = [
+    "RNNTextClassifier",
+    "SequenceLMRegressor",
+    "Tokenizer",
+    "Vocab",
+    "__version__",
+]

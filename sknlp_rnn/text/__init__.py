@@ -2,5 +2,13 @@
 
 from ._classifier import RNNTextClassifier
 from ._language_model import SequenceLMRegressor
+from ._tokenizer import SPECIAL_TOKENS, Tokenizer
+from ._vocab import Vocab
 
-__all__ = ["RNNTextClassifier", "SequenceLMRegressor"]
+__all__ = [
+    "SPECIAL_TOKENS",
+    "RNNTextClassifier",
+    "SequenceLMRegressor",
+    "Tokenizer",
+    "Vocab",
+]

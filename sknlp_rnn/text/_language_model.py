@@ -346,9 +346,7 @@ default="adam"
     def _rows(self, X):
         """Validated ids (unknown -> unk) and the documents the model reads."""
         self._check_fitted()
-        X = check_token_ids(
-            self, X, pad_idx=self.pad_idx, reset=False, any_width=True
-        )
+        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=False, any_width=True)
         X = np.where(X >= self.vocab_size_, self.unk_idx, X)
         seqs = documents(
             X, pad_idx=self.pad_idx, bos_idx=self.bos_idx, empty=self.unk_idx
