@@ -156,16 +156,6 @@ default="adam"
     Vocab : Token lists to id matrices (``inverse_transform`` turns ids back).
     sknlp_rnn.datasets.human_numbers : A small corpus to learn counting on.
 
-    Notes
-    -----
-    Text in, text out: fit the :class:`Tokenizer`/:class:`Vocab` pair once,
-    train on its ids, and reuse the same fitted pair for prompts::
-
-        ids = vocab.fit_transform(tokenizer.fit_transform(texts))
-        lm = SequenceLMRegressor().fit(ids)
-        prompt = vocab.transform(tokenizer.transform(["eight thousand"]))
-        vocab.inverse_transform(lm.generate(prompt, 10, random_state=0))
-
     Examples
     --------
     >>> import numpy as np
@@ -180,6 +170,20 @@ default="adam"
     [[8, 9, 3, 4]]
     >>> bool(lm.score(X) > -0.1)
     True
+
+    Text in, text out: fit a :class:`Tokenizer`/:class:`Vocab` pair once, train
+    on its ids, and reuse the same fitted pair to encode prompts and to turn the
+    generated ids back into tokens with ``inverse_transform``:
+
+    >>> from sknlp_rnn import Tokenizer, Vocab
+    >>> texts = ["one two three four five six seven eight nine ten"] * 8
+    >>> tokenizer, vocab = Tokenizer(), Vocab(min_freq=1)
+    >>> ids = vocab.fit_transform(tokenizer.fit_transform(texts))
+    >>> lm = lm.fit(ids)
+    >>> prompt = vocab.transform(tokenizer.transform(["four five"]))
+    >>> continuation = lm.generate(prompt, n_tokens=3, temperature=0)
+    >>> " ".join(vocab.inverse_transform(continuation)[0])
+    'six seven eight'
     """
 
     _parameter_constraints: dict = {

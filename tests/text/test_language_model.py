@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
-from sknlp_rnn import SequenceLMRegressor
+from sknlp_rnn import SequenceLMRegressor, Tokenizer, Vocab
 from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.exceptions import NotFittedError
 from sknlp_rnn.text._stream import StreamBatches, TailSplit, join_rows
@@ -249,23 +250,43 @@ def test_same_random_state_same_model(numbers):
     )
 
 
-def test_grid_search_in_pipeline():
-    rng = np.random.default_rng(0)
-    # documents counting up from a random start: learnable, so bigger models win
-    starts = rng.integers(3, 10, size=40)
-    X = np.array([[3 + (s + k) % 10 for k in range(12)] for s in starts])
+def _counting_texts(n, rng):
+    """Documents counting up in words from a random start (modulo ten)."""
+    words = "zero one two three four five six seven eight nine".split()
+    starts = rng.integers(0, 10, size=n)
+    return [" ".join(words[(s + k) % 10] for k in range(12)) for s in starts]
+
+
+def test_grid_search_in_text_pipeline():
+    texts = _counting_texts(40, np.random.default_rng(0))
     lm = SequenceLMRegressor(
         **{**FAST, "n_layers": 2}, bptt=8, batch_size=4, max_epochs=5, lr=2e-2
     )
+    pipe = Pipeline([("tok", Tokenizer()), ("vocab", Vocab(min_freq=1)), ("lm", lm)])
     search = GridSearchCV(
-        Pipeline([("lm", lm)]),
-        {"lm__hidden_size": [1, 32], "lm__dropout": [0.0, 0.3]},
-        cv=2,
-    ).fit(X)
+        pipe, {"lm__hidden_size": [1, 32], "lm__dropout": [0.0, 0.3]}, cv=2
+    ).fit(texts)
     assert search.best_params_["lm__hidden_size"] == 32
     scores = search.cv_results_["mean_test_score"]
     assert np.all(np.isfinite(scores)) and np.all(scores < 0)
-    assert search.score(X) > np.log(1 / 10)  # better than a uniform guess
+    assert search.score(texts) > np.log(1 / 10)  # better than a uniform guess
+
+
+def test_text_prompt_to_generated_text():
+    """The recipe: one fitted Tokenizer/Vocab for training, prompts and output."""
+    texts = _counting_texts(60, np.random.default_rng(1))
+    tokenizer, vocab = Tokenizer(), Vocab(min_freq=1)
+    ids = vocab.fit_transform(tokenizer.fit_transform(texts))
+    lm = SequenceLMRegressor(
+        **FAST, cell="gru", bptt=12, batch_size=8, lr=2e-2, max_epochs=10
+    ).fit(ids)
+    prompts = ["seven eight", "Two three four"]
+    out = lm.generate(vocab.transform(tokenizer.transform(prompts)), 4, temperature=0)
+    words = [" ".join(tokens) for tokens in vocab.inverse_transform(out)]
+    assert words == ["nine zero one two", "five six seven eight"]
+    # the frozen pair can also sit in a pipeline in front of the fitted model
+    pipe = make_pipeline(FrozenEstimator(tokenizer), FrozenEstimator(vocab), lm)
+    assert pipe.score(texts) == pytest.approx(lm.score(ids))
 
 
 def test_stream_batches_walk_the_stream_in_order():
