@@ -5,6 +5,7 @@ Depends on torch, skorch, scikit-learn and numpy.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 from sklearn.base import DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.callbacks import ProgressBar
 
 from .._base import BaseRNNEstimator
 from ..nn import LanguageModelModule
@@ -294,6 +296,20 @@ default="adam"
             return None
         check_tail_split(self.validation_fraction, n_samples)
         return TailSplit(self.validation_fraction)
+
+    def _callbacks(self, *, has_valid, n_batches, clip_norm=None):
+        """The base's callbacks, counted in windows rather than rows of data."""
+        callbacks = super()._callbacks(
+            has_valid=has_valid,
+            n_batches=math.ceil(n_batches / self.bptt),
+            clip_norm=clip_norm,
+        )
+        return [
+            (name, ProgressBar(batches_per_epoch="count"))
+            if name == "progress"
+            else (name, cb)
+            for name, cb in callbacks
+        ]
 
     def fit(self, X, y=None):
         """Train the language model on token-id rows joined into one stream.
