@@ -376,7 +376,8 @@ default="adam"
     def _scan(self, seqs):
         """Run documents from a zero state, in batches and chunks of positions.
 
-        Yields ``(rows, start, out, part, lengths, state)`` per chunk: the
+        Callers run it under ``torch.no_grad()``. Yields ``(rows, start, out,
+        part, lengths, state)`` per chunk: the
         indices of the batch's documents, the chunk's first position, the last
         layer output (batch, chunk, width) on the model's device, the real
         length of each row inside the chunk and in all, and the per-layer state
@@ -393,20 +394,19 @@ default="adam"
             lengths = torch.as_tensor(sizes[rows])
             chunk = max(16, _LOGIT_BUDGET // (len(rows) * self.vocab_size_))
             state = None
-            with torch.no_grad():
-                for start in range(0, tokens.size(1), chunk):
-                    part = (lengths - start).clamp(0, chunk)
-                    out, new_state = module.encoder(
-                        tokens[:, start : start + chunk].to(device), part, state
-                    )
-                    done = (part == 0).to(device)
-                    old = state or [None] * len(new_state)
-                    state = [
-                        _keep_rows(n, o, done)
-                        for n, o in zip(new_state, old, strict=True)
-                    ]
-                    yield rows, start, out, part, lengths, state
+            for start in range(0, tokens.size(1), chunk):
+                part = (lengths - start).clamp(0, chunk)
+                out, new_state = module.encoder(
+                    tokens[:, start : start + chunk].to(device), part, state
+                )
+                done = (part == 0).to(device)
+                old = state or [None] * len(new_state)
+                state = [
+                    _keep_rows(n, o, done) for n, o in zip(new_state, old, strict=True)
+                ]
+                yield rows, start, out, part, lengths, state
 
+    @torch.no_grad()
     def _last_logits(self, seqs):
         """Next-token logits after each document (float64, on CPU) and states."""
         logits = torch.empty((len(seqs), self.vocab_size_), dtype=torch.float64)
@@ -456,6 +456,7 @@ default="adam"
         logits, _ = self._last_logits(seqs)
         return logits.argmax(1).numpy()
 
+    @torch.no_grad()
     def predict_tokens(self, X):
         """Predicted next token at every position of every row.
 
@@ -486,6 +487,7 @@ default="adam"
         )
         return out
 
+    @torch.no_grad()
     def _log_likelihood(self, X):
         """Summed log-likelihood of every predicted token, and their count."""
         _, seqs = self._rows(X)
@@ -552,6 +554,7 @@ default="adam"
         """
         return float(np.exp(-self.score(X)))
 
+    @torch.no_grad()
     def generate(self, X, n_tokens, temperature=1.0, top_k=None, random_state=None):
         """Continue each row by sampling ``n_tokens`` tokens.
 
@@ -595,11 +598,8 @@ default="adam"
                 tokens = self._sample(last, temperature, top_k, generator)
                 result[rows, k] = tokens.numpy()
                 if k + 1 < n_tokens:
-                    with torch.no_grad():
-                        out, state = module.encoder(
-                            tokens[:, None].to(device), None, state
-                        )
-                        last = module.decoder(out[:, 0]).double().cpu()
+                    out, state = module.encoder(tokens[:, None].to(device), None, state)
+                    last = module.decoder(out[:, 0]).double().cpu()
         return result
 
     def _sample(self, logits, temperature, top_k, generator):
