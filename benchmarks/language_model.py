@@ -62,6 +62,11 @@ def accuracy(pred, X):
     return float(np.mean(pred[0, :-1] == X[0, 1:]))
 
 
+def number_starts(X, itos):
+    """Positions whose next token starts a number (follows the separator)."""
+    return np.array([itos[i] == "," for i in X[0, :-1]])
+
+
 def fit_ours(X, settings, seed):
     lm = SequenceLMRegressor(**settings, device="cpu", random_state=seed)
     start = time.perf_counter()
@@ -134,6 +139,10 @@ def main():
     print(f"human numbers: {n_train} training tokens, {X_valid.size} valid tokens")
     print(f"settings: {settings}  (torch threads: {torch.get_num_threads()})\n")
 
+    warm_up = {**settings, "max_epochs": 1}
+    fit_ours(X_train[:, :5000], warm_up, seed=0)
+    fit_plain(X_train[:, :5000], warm_up, seed=0)
+
     lm, ours_s = fit_ours(X_train, settings, seed=0)
     ours_acc = accuracy(lm.predict_tokens(X_valid), X_valid)
     plain, plain_s = fit_plain(X_train, settings, seed=0)
@@ -146,6 +155,14 @@ def main():
     print(f"  most frequent token      {baseline:.4f}")
     print("  fast.ai (published)      GRU 0.807, regularised LSTM 0.87")
     print(f"  perplexity (ours)        {lm.perplexity(X_valid):.3f}")
+    starts = number_starts(X_valid, itos)
+    right = lm.predict_tokens(X_valid)[0, :-1] == X_valid[0, 1:]
+    print(
+        f"  after ',' ({starts.sum()} positions: the thousands digit 'eight' or "
+        f"'nine', never seen in that slot in training) {right[starts].mean():.4f}; "
+        f"elsewhere {right[~starts].mean():.4f}"
+    )
+    print(f"  accuracy if every thousands digit is missed: {1 - starts.mean():.4f}")
     print(f"  goal >= 0.90: {'met' if ours_acc >= 0.90 else 'NOT met'}\n")
 
     timing = {**settings, "max_epochs": args.timing_epochs}
