@@ -67,14 +67,15 @@ lm = SequenceLMRegressor(
     max_epochs=2,
     validation_fraction=0.05,
     random_state=0,
-    verbose=1,
 )
 start = time.perf_counter()
 lm.fit(vocab.transform(tokenizer.transform(np.concatenate([unlabelled, train_texts]))))
-print(
-    f"language model: {time.perf_counter() - start:.0f} s, validation perplexity "
-    f"{lm.history_[-1, 'valid_perplexity']:.0f}"
-)
+print(f"language model: {time.perf_counter() - start:.0f} s")
+for row in lm.history_:
+    print(
+        f"  epoch {row['epoch']}  train perplexity {row['train_perplexity']:.0f}  "
+        f"valid perplexity {row['valid_perplexity']:.0f}"
+    )
 
 prompt = vocab.transform(tokenizer.transform(["the new car is"]))
 words = vocab.inverse_transform(lm.generate(prompt, 12, top_k=20, random_state=0))

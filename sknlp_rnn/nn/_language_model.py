@@ -102,10 +102,6 @@ class LanguageModelModule(nn.Module):
         )
         self.decoder = nn.Linear(self.encoder.output_size, vocab_size)
         with torch.no_grad():
-            # Small embeddings: with tied weights they are also the output layer.
-            self.encoder.embedding.weight.uniform_(-0.1, 0.1)
-            if pad_idx is not None:
-                self.encoder.embedding.weight[pad_idx].zero_()
             self.decoder.bias.zero_()
             if cell == "lstm":
                 # Forget gates start open (bias 1): memory from the first steps.

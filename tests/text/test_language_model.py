@@ -63,15 +63,15 @@ def test_learns_human_numbers(numbers, numbers_lm):
     assert history[-1, "valid_perplexity"] == pytest.approx(
         np.exp(history[-1, "valid_loss"]), rel=0.05
     )
-    assert history[-1, "valid_acc"] > 2 * history[0, "valid_acc"]
+    assert history[-1, "valid_acc"] > max(history[0, "valid_acc"], 0.5)
 
 
 def test_score_and_perplexity(numbers, numbers_lm):
     train, test, itos = numbers
     untrained = clone(numbers_lm).set_params(max_epochs=1, lr=1e-6).fit(train)
     assert numbers_lm.score(test) > untrained.score(test) + 0.5
-    # an untrained model is close to a uniform guess over the vocabulary
-    assert untrained.perplexity(test) == pytest.approx(len(itos), rel=0.2)
+    # an untrained model is no better than a uniform guess over the vocabulary
+    assert untrained.perplexity(test) > len(itos)
     assert numbers_lm.perplexity(test) == pytest.approx(np.exp(-numbers_lm.score(test)))
     assert numbers_lm.perplexity(test) < untrained.perplexity(test) / 2
 
