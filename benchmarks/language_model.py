@@ -33,8 +33,8 @@ from sknlp_rnn.text._stream import StreamBatches, join_rows
 # The documented recipe for human numbers (see examples/plot_human_numbers.py).
 SETTINGS = {
     "cell": "gru",
-    "embedding_dim": 128,
-    "hidden_size": 128,
+    "embedding_dim": 256,
+    "hidden_size": 256,
     "n_layers": 2,
     "embedding_dropout": 0.1,
     "weight_dropout": 0.2,
@@ -42,7 +42,7 @@ SETTINGS = {
     "beta": 1.0,
     "bptt": 16,
     "batch_size": 64,
-    "lr": 5e-3,
+    "lr": 3e-3,
     "max_epochs": 15,
 }
 

@@ -48,15 +48,15 @@ print(f"{vocab.vocab_size_} ids; {n_train} training and {n_valid} validation tok
 # 2-layer GRU with tied weights and the AWD-LSTM regularisers.
 lm = SequenceLMRegressor(
     cell="gru",
-    embedding_dim=128,
-    hidden_size=128,
+    embedding_dim=256,
+    hidden_size=256,
     embedding_dropout=0.1,
     weight_dropout=0.2,
     alpha=2.0,
     beta=1.0,
     bptt=16,
     batch_size=64,
-    lr=5e-3,
+    lr=3e-3,
     max_epochs=15,
     validation_fraction=n_valid / (n_train + n_valid),
     random_state=0,

@@ -36,7 +36,7 @@ rest, test_texts, rest_labels, test_labels = train_test_split(
     texts, labels, test_size=3000, stratify=labels, random_state=0
 )
 unlabelled = rest[:12000]  # text the language model reads (labels unused)
-train_texts, train_labels = rest[12000:13500], rest_labels[12000:13500]
+train_texts, train_labels = rest[12000:12500], rest_labels[12000:12500]
 print(
     f"{len(unlabelled)} unlabelled tweets, {len(train_texts)} labelled for "
     f"training, {len(test_texts)} for testing"
@@ -64,7 +64,7 @@ lm = SequenceLMRegressor(
     dropout=0.1,
     bptt=32,
     batch_size=32,
-    max_epochs=2,
+    max_epochs=3,
     validation_fraction=0.05,
     random_state=0,
 )
@@ -86,7 +86,7 @@ print("the new car is ->", " ".join(words[0]))
 # --------------------------------------------------
 # Both read the same ids; the transfer classifier takes the language model's
 # architecture (its ``embedding_dim``/``hidden_size`` arguments are unused).
-common = {"max_epochs": 4, "batch_size": 32, "random_state": 0}
+common = {"max_epochs": 6, "batch_size": 32, "random_state": 0}
 models = {
     "from scratch": RNNTextClassifier(
         embedding_dim=64, hidden_size=128, n_layers=2, lr=3e-3, **common
@@ -95,7 +95,7 @@ models = {
         encoder=FrozenEstimator(lm),
         freeze_encoder_epochs=1,
         lr_decay=2.6,
-        lr=5e-3,
+        lr=1e-2,
         **common,
     ),
 }
