@@ -6,13 +6,14 @@ collaborative filtering, trained with PyTorch through skorch.
 
 from ._persistence import load, save
 from .tabular import CollabFilterRegressor
-from .text import RNNTextClassifier, Tokenizer, Vocab
+from .text import RNNTextClassifier, SequenceLMRegressor, Tokenizer, Vocab
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CollabFilterRegressor",
     "RNNTextClassifier",
+    "SequenceLMRegressor",
     "Tokenizer",
     "Vocab",
     "__version__",

@@ -3,10 +3,12 @@
 from ._classifier import RNNClassifierModule
 from ._collab import CollabNN, DotProductBias, embedding_size, sigmoid_range
 from ._encoder import RNNEncoder
+from ._language_model import LanguageModelModule
 
 __all__ = [
     "CollabNN",
     "DotProductBias",
+    "LanguageModelModule",
     "RNNClassifierModule",
     "RNNEncoder",
     "embedding_size",

@@ -1,7 +1,14 @@
 """Text estimators and transformers: tokenization, vocabularies, RNN models."""
 
 from ._classifier import RNNTextClassifier
+from ._language_model import SequenceLMRegressor
 from ._tokenizer import SPECIAL_TOKENS, Tokenizer
 from ._vocab import Vocab
 
-__all__ = ["SPECIAL_TOKENS", "RNNTextClassifier", "Tokenizer", "Vocab"]
+__all__ = [
+    "SPECIAL_TOKENS",
+    "RNNTextClassifier",
+    "SequenceLMRegressor",
+    "Tokenizer",
+    "Vocab",
+]

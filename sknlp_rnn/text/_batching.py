@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, validate_data
 from torch.utils.data import DataLoader, Sampler, Subset
 from torch.utils.data.dataloader import default_collate
 
@@ -44,17 +44,19 @@ def pad_rows(rows, pad_idx, width=None):
     return out
 
 
-def check_token_ids(estimator, X, y=None, *, pad_idx, reset):
+def check_token_ids(estimator, X, y=None, *, pad_idx, reset, any_width=False):
     """Validate token-id rows and return them as an int64 matrix (and ``y``).
 
     Accepts a 2-D array/DataFrame of ids, or a list of id sequences of any
     lengths, right-padded with ``pad_idx`` (after ``fit``, to the fitted width).
     As for any scikit-learn estimator, a matrix must have as many columns after
     ``fit`` as in ``fit``: ``Vocab`` always pads to the width it learned.
+    With ``any_width=True`` (language models, whose rows are sequences to
+    continue) rows of any width are accepted after ``fit``.
     """
     name = type(estimator).__name__
     if _is_ragged(X):
-        width = None if reset else estimator.n_features_in_
+        width = None if reset or any_width else estimator.n_features_in_
         longest = max(len(r) for r in X)
         if width is not None and longest > width:
             raise ValueError(
@@ -65,7 +67,9 @@ def check_token_ids(estimator, X, y=None, *, pad_idx, reset):
     if isinstance(X, np.ndarray) and X.dtype == object:
         X = _object_to_numbers(X, name)
     kwargs = {"dtype": None, "reset": reset}
-    if y is None:
+    if any_width and not reset:
+        X = check_array(X, dtype=None, input_name="X", estimator=estimator)
+    elif y is None:
         X = validate_data(estimator, X, **kwargs)
     else:
         X, y = validate_data(estimator, X, y, **kwargs)

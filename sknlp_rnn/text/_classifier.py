@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from skorch.callbacks import EpochScoring
 
@@ -19,6 +19,13 @@ from ..nn import RNNClassifierModule, RNNEncoder
 from ..nn._classifier import POOLINGS
 from ..nn._encoder import CELLS
 from ._batching import bucket_loader, check_token_ids
+from ._transfer import (
+    check_compatible,
+    discriminative_lrs,
+    language_model_of,
+    pretrained_encoder,
+    unfreezing_callbacks,
+)
 
 
 def _accuracy(net, X, y):
@@ -48,6 +55,21 @@ class RNNTextClassifier(ClassifierMixin, BaseRNNEstimator):
     rows go through packed sequences, so the amount of padding never changes a
     prediction, and training batches group documents of similar length.
 
+    With ``encoder=`` a fitted :class:`SequenceLMRegressor`, the classifier
+    starts from the language model's embedding and recurrent weights (ULMFiT):
+    its architecture replaces ``embedding_dim``, ``hidden_size``, ``n_layers``
+    and ``cell``, and ``freeze_encoder_epochs`` and ``lr_decay`` give gradual
+    unfreezing and discriminative learning rates. The classifier must read ids
+    from the same fitted :class:`Tokenizer`/:class:`Vocab` as the language
+    model; in a pipeline, wrap them in :class:`sklearn.frozen.FrozenEstimator`
+    so that fitting (and cloning, in a grid search) leaves them as they are::
+
+        Pipeline([
+            ("tok", FrozenEstimator(tokenizer)),
+            ("vocab", FrozenEstimator(vocab)),
+            ("clf", RNNTextClassifier(encoder=FrozenEstimator(lm))),
+        ])
+
     Parameters
     ----------
     embedding_dim : int, default=64
@@ -73,6 +95,22 @@ class RNNTextClassifier(ClassifierMixin, BaseRNNEstimator):
     unk_idx : int, default=0
         Unknown-token id (``Vocab`` puts ``xxunk`` at 0). Ids never seen in
         ``fit`` are mapped to it at prediction time.
+    encoder : SequenceLMRegressor, FrozenEstimator or None, default=None
+        A fitted language model whose encoder (embedding and recurrent layers)
+        the classifier starts from, with its embedding and weight dropout.
+        ``clone`` (used by ``GridSearchCV`` and ``cross_val_score``) returns
+        unfitted copies of estimator parameters, so wrap the model as
+        ``FrozenEstimator(lm)`` to search or cross-validate. ``None`` starts
+        from random weights.
+    freeze_encoder_epochs : int, default=0
+        Train only the head for this many epochs, then unfreeze one encoder
+        layer group per epoch from the top (last recurrent layer first, the
+        embedding last), as ULMFiT's gradual unfreezing. ``0`` trains
+        everything from the start.
+    lr_decay : float, default=1.0
+        Discriminative learning rates: the head trains at ``lr`` and each layer
+        group below it (recurrent layers, then the embedding) at the rate of
+        the group above divided by ``lr_decay`` (ULMFiT uses 2.6).
     lr : float, default=3e-3
         Learning rate.
     max_epochs : int, default=10
@@ -126,6 +164,7 @@ default="adam"
     --------
     Tokenizer : Text to token lists.
     Vocab : Token lists to id matrices.
+    SequenceLMRegressor : Language model to pretrain the encoder with.
 
     Examples
     --------
@@ -150,6 +189,9 @@ default="adam"
         "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "pad_idx": [Interval(Integral, 0, None, closed="left")],
         "unk_idx": [Interval(Integral, 0, None, closed="left")],
+        "encoder": [None, HasMethods(["fit"])],
+        "freeze_encoder_epochs": [Interval(Integral, 0, None, closed="left")],
+        "lr_decay": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -165,6 +207,9 @@ default="adam"
         clip_norm=1.0,
         pad_idx=1,
         unk_idx=0,
+        encoder=None,
+        freeze_encoder_epochs=0,
+        lr_decay=1.0,
         lr=3e-3,
         max_epochs=10,
         batch_size=64,
@@ -188,6 +233,9 @@ default="adam"
         self.clip_norm = clip_norm
         self.pad_idx = pad_idx
         self.unk_idx = unk_idx
+        self.encoder = encoder
+        self.freeze_encoder_epochs = freeze_encoder_epochs
+        self.lr_decay = lr_decay
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -208,7 +256,10 @@ default="adam"
         return tags
 
     def _build_encoder(self):
-        """The encoder this classifier starts from (fresh weights)."""
+        """The encoder this classifier starts from: the language model's, or new."""
+        lm = language_model_of(self.encoder)
+        if lm is not None:
+            return pretrained_encoder(lm, dropout=self.dropout)
         return RNNEncoder(
             vocab_size=self.vocab_size_,
             embedding_dim=self.embedding_dim,
@@ -253,7 +304,28 @@ default="adam"
         X, y = check_token_ids(self, X, y, pad_idx=self.pad_idx, reset=True)
         check_classification_targets(y)
         self.classes_, y_codes = np.unique(y, return_inverse=True)
-        self.vocab_size_ = int(max(X.max(initial=0), self.pad_idx, self.unk_idx)) + 1
+        lm = language_model_of(self.encoder)
+        if lm is None:
+            top = max(X.max(initial=0), self.pad_idx, self.unk_idx)
+            self.vocab_size_ = int(top) + 1
+            n_layers = self.n_layers
+        else:
+            check_compatible(self, lm, X)
+            self.vocab_size_ = lm.vocab_size_
+            n_layers = lm.n_layers
+        net_kwargs = {}
+        if self.lr_decay != 1.0:
+            net_kwargs["optimizer__param_groups"] = discriminative_lrs(
+                n_layers, self.lr, self.lr_decay
+            )
+        callbacks = unfreezing_callbacks(n_layers, self.freeze_encoder_epochs)
+        if self.validation_fraction is not None:
+            callbacks.append(
+                (
+                    "valid_acc",
+                    EpochScoring(_accuracy, name="valid_acc", lower_is_better=False),
+                )
+            )
         self._fit_net(
             self._build_module,
             X,
@@ -262,15 +334,9 @@ default="adam"
             net_class=_BucketNet,
             stratify=y_codes,
             clip_norm=self.clip_norm,
-            callbacks=[
-                (
-                    "valid_acc",
-                    EpochScoring(_accuracy, name="valid_acc", lower_is_better=False),
-                )
-            ]
-            if self.validation_fraction is not None
-            else [],
+            callbacks=callbacks,
             pad_idx=self.pad_idx,
+            **net_kwargs,
         )
         return self
 

@@ -1,0 +1,614 @@
+"""SequenceLMRegressor: a recurrent language model over token-id rows.
+
+Depends on torch, skorch, scikit-learn and numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import DensityMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.callbacks import ProgressBar
+
+from .._base import BaseRNNEstimator
+from ..nn import LanguageModelModule
+from ..nn._encoder import CELLS
+from ._batching import check_token_ids, pad_rows
+from ._stream import (
+    ResetState,
+    StreamNet,
+    StreamScores,
+    TailSplit,
+    check_tail_split,
+    documents,
+    join_rows,
+)
+
+# Prediction runs long rows in chunks so that one chunk's logits hold at most
+# about this many floats.
+_LOGIT_BUDGET = 2**24
+
+
+def _keep_rows(new, old, done):
+    """Per-layer states: rows flagged ``done`` keep their ``old`` state."""
+    if old is None:
+        return new
+    if isinstance(new, tuple):
+        return tuple(_keep_rows(n, o, done) for n, o in zip(new, old, strict=True))
+    return torch.where(done[None, :, None], old, new)
+
+
+class SequenceLMRegressor(DensityMixin, BaseRNNEstimator):
+    """Recurrent language model trained with truncated backpropagation through time.
+
+    The rows of ``X`` (token ids, e.g. the output of :class:`Vocab`) are read as
+    documents: pads are dropped, each document is put after a ``bos_idx`` token
+    (unless it starts with one) and all are joined into one stream. The stream
+    is cut into ``batch_size`` contiguous parallel streams that are walked in
+    windows of about ``bptt`` tokens; the hidden state is carried from one
+    window to the next and detached (truncated BPTT), and reset at the start of
+    each epoch and before the validation pass. Training batches are never
+    shuffled; with ``vary_bptt`` the window length changes randomly so each
+    epoch cuts the stream at new points. With ``validation_fraction`` the last
+    tokens of the stream are held out.
+
+    The model is an embedding, ``n_layers`` recurrent layers, dropout and a
+    linear decoder whose weights are the embedding's (``tie_weights``), with
+    the AWD-LSTM regularisers as options: embedding dropout, DropConnect on
+    the hidden-to-hidden weights, activation (``alpha``) and temporal
+    activation (``beta``) regularisation. Gradients are clipped by default.
+
+    At prediction time every row is read on its own from a zero state.
+
+    Parameters
+    ----------
+    embedding_dim : int, default=64
+        Width of the token embedding (and of the last recurrent layer when
+        weights are tied).
+    hidden_size : int, default=256
+        Width of the recurrent layers; with ``tie_weights`` the last one is
+        ``embedding_dim`` wide instead (so a 1-layer tied model ignores it).
+    n_layers : int, default=2
+        Number of recurrent layers.
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell.
+    dropout : float, default=0.1
+        Dropout on the embeddings, between layers and before the decoder.
+    embedding_dropout : float, default=0.0
+        Probability of dropping a whole word from the embedding matrix.
+    weight_dropout : float, default=0.0
+        DropConnect probability on the hidden-to-hidden weights.
+    tie_weights : bool, default=True
+        Share the embedding matrix with the decoder.
+    alpha : float, default=0.0
+        Activation regularisation: penalty on the mean squared (dropped-out)
+        last layer output. AWD-LSTM uses 2.
+    beta : float, default=0.0
+        Temporal activation regularisation: penalty on the mean squared change
+        of the last layer output between steps. AWD-LSTM uses 1.
+    bptt : int, default=32
+        Window length (steps of backpropagation through time).
+    vary_bptt : bool, default=True
+        Draw a random window length around ``bptt`` for every training batch.
+    clip_norm : float or None, default=0.5
+        Gradient norm clipping threshold; ``None`` turns clipping off.
+    pad_idx : int, default=1
+        Padding id (``Vocab`` puts ``xxpad`` at 1); dropped from the input.
+    unk_idx : int, default=0
+        Unknown-token id (``Vocab`` puts ``xxunk`` at 0). Ids never seen in
+        ``fit`` are read as it.
+    bos_idx : int or None, default=2
+        Beginning-of-document id (``Vocab`` puts ``xxbos`` at 2) put in front of
+        every row; ``None`` joins the rows directly.
+    lr : float, default=3e-3
+        Learning rate.
+    max_epochs : int, default=10
+        Number of passes over the stream.
+    batch_size : int, default=32
+        Number of parallel streams (and of rows per prediction batch).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+default="adam"
+        Optimizer.
+    weight_decay : float, default=0.0
+        Weight decay passed to the optimizer.
+    validation_fraction : float or None, default=None
+        Share of the stream, taken from its end, used to report validation loss,
+        perplexity and next-token accuracy each epoch.
+    patience : int or None, default=None
+        Stop after this many epochs without improvement of the validation loss
+        (training loss without a validation set) and restore the best weights.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (or ``(name, callback)`` tuples).
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else CPU; or ``"cpu"``, ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for weight initialisation, dropout and window lengths.
+    verbose : int, default=0
+        ``0`` is silent; ``1`` prints one line per epoch.
+
+    Attributes
+    ----------
+    vocab_size_ : int
+        Number of token ids the model knows (largest id seen, or special id,
+        plus one).
+    n_features_in_ : int
+        Width of the training id matrix. Unlike most estimators, rows of any
+        width are accepted after ``fit``: they are sequences to read or
+        continue, and the width of a padded id matrix is a length.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is a
+        :class:`~sknlp_rnn.nn.LanguageModelModule`.
+    history_ : skorch.History
+        Per-epoch record: ``train_loss``, ``train_perplexity`` and, with a
+        validation part, ``valid_loss``, ``valid_perplexity``, ``valid_acc``.
+    device_ : str
+        Device the model was trained on.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    RNNTextClassifier : Classifier that can start from this model's encoder.
+    Vocab : Token lists to id matrices (``inverse_transform`` turns ids back).
+    sknlp_rnn.datasets.human_numbers : A small corpus to learn counting on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknlp_rnn import SequenceLMRegressor
+    >>> X = np.array([[3, 4, 5, 6, 7, 8, 9, 3, 4, 5, 6, 7, 8, 9]] * 4)
+    >>> lm = SequenceLMRegressor(cell="gru", n_layers=1, embedding_dim=16, bptt=8,
+    ...                          batch_size=4, lr=2e-2, max_epochs=30,
+    ...                          random_state=0)
+    >>> lm.fit(X).predict([[3, 4, 5]])
+    array([6])
+    >>> lm.generate([[6, 7]], n_tokens=4, temperature=0).tolist()
+    [[8, 9, 3, 4]]
+    >>> bool(lm.score(X) > -0.1)
+    True
+
+    Text in, text out: fit a :class:`Tokenizer`/:class:`Vocab` pair once, train
+    on its ids, and reuse the same fitted pair to encode prompts and to turn the
+    generated ids back into tokens with ``inverse_transform``:
+
+    >>> from sknlp_rnn import Tokenizer, Vocab
+    >>> texts = ["one two three four five six seven eight nine ten"] * 8
+    >>> tokenizer, vocab = Tokenizer(), Vocab(min_freq=1)
+    >>> ids = vocab.fit_transform(tokenizer.fit_transform(texts))
+    >>> lm = lm.fit(ids)
+    >>> prompt = vocab.transform(tokenizer.transform(["four five"]))
+    >>> continuation = lm.generate(prompt, n_tokens=3, temperature=0)
+    >>> " ".join(vocab.inverse_transform(continuation)[0])
+    'six seven eight'
+    """
+
+    _parameter_constraints: dict = {
+        **BaseRNNEstimator._parameter_constraints,
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "cell": [StrOptions(set(CELLS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "embedding_dropout": [Interval(Real, 0, 1, closed="left")],
+        "weight_dropout": [Interval(Real, 0, 1, closed="left")],
+        "tie_weights": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "bptt": [Interval(Integral, 1, None, closed="left")],
+        "vary_bptt": ["boolean"],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "pad_idx": [Interval(Integral, 0, None, closed="left")],
+        "unk_idx": [Interval(Integral, 0, None, closed="left")],
+        "bos_idx": [None, Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        embedding_dim=64,
+        hidden_size=256,
+        n_layers=2,
+        cell="lstm",
+        dropout=0.1,
+        embedding_dropout=0.0,
+        weight_dropout=0.0,
+        tie_weights=True,
+        alpha=0.0,
+        beta=0.0,
+        bptt=32,
+        vary_bptt=True,
+        clip_norm=0.5,
+        pad_idx=1,
+        unk_idx=0,
+        bos_idx=2,
+        lr=3e-3,
+        max_epochs=10,
+        batch_size=32,
+        optimizer="adam",
+        weight_decay=0.0,
+        validation_fraction=None,
+        patience=None,
+        callbacks=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.cell = cell
+        self.dropout = dropout
+        self.embedding_dropout = embedding_dropout
+        self.weight_dropout = weight_dropout
+        self.tie_weights = tie_weights
+        self.alpha = alpha
+        self.beta = beta
+        self.bptt = bptt
+        self.vary_bptt = vary_bptt
+        self.clip_norm = clip_norm
+        self.pad_idx = pad_idx
+        self.unk_idx = unk_idx
+        self.bos_idx = bos_idx
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.positive_only = True
+        tags.target_tags.required = False
+        return tags
+
+    # -- fitting -------------------------------------------------------------------
+
+    def _build_module(self):
+        return LanguageModelModule(
+            vocab_size=self.vocab_size_,
+            embedding_dim=self.embedding_dim,
+            hidden_size=self.hidden_size,
+            n_layers=self.n_layers,
+            cell=self.cell,
+            dropout=self.dropout,
+            embedding_dropout=self.embedding_dropout,
+            weight_dropout=self.weight_dropout,
+            tie_weights=self.tie_weights,
+            pad_idx=self.pad_idx,
+        )
+
+    def _train_split(self, n_samples, seed, stratify=None):
+        """The tail of the stream validates (never random rows)."""
+        if self.validation_fraction is None:
+            return None
+        check_tail_split(self.validation_fraction, n_samples)
+        return TailSplit(self.validation_fraction)
+
+    def _callbacks(self, *, has_valid, n_batches, clip_norm=None):
+        """The base's callbacks, counted in windows rather than rows of data."""
+        callbacks = super()._callbacks(
+            has_valid=has_valid,
+            n_batches=math.ceil(n_batches / self.bptt),
+            clip_norm=clip_norm,
+        )
+        return [
+            (name, ProgressBar(batches_per_epoch="count"))
+            if name == "progress"
+            else (name, cb)
+            for name, cb in callbacks
+        ]
+
+    def fit(self, X, y=None):
+        """Train the language model on token-id rows joined into one stream.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids, right-padded with ``pad_idx``.
+        y : None
+            Ignored: the targets are the next tokens.
+
+        Returns
+        -------
+        self : SequenceLMRegressor
+            The fitted model.
+        """
+        self._validate_params()
+        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=True)
+        specials = [self.pad_idx, self.unk_idx]
+        if self.bos_idx is not None:
+            specials.append(self.bos_idx)
+        if len(set(specials)) < len(specials):
+            raise ValueError(
+                "pad_idx, unk_idx and bos_idx must be different ids, got "
+                f"pad_idx={self.pad_idx}, unk_idx={self.unk_idx}, "
+                f"bos_idx={self.bos_idx}."
+            )
+        self.vocab_size_ = int(max(X.max(initial=0), *specials)) + 1
+        stream = join_rows(X, pad_idx=self.pad_idx, bos_idx=self.bos_idx)
+        if stream.size < 2:
+            raise ValueError(
+                f"X holds {stream.size} token(s) once pads are dropped; a language "
+                "model needs at least 2 to learn a next token."
+            )
+        self._fit_net(
+            self._build_module,
+            stream,
+            None,
+            criterion=torch.nn.CrossEntropyLoss,
+            net_class=StreamNet,
+            clip_norm=self.clip_norm,
+            iterator_train_shuffle=False,
+            callbacks=[("reset_state", ResetState()), ("scores", StreamScores())],
+            bptt=self.bptt,
+            vary_bptt=self.vary_bptt,
+            alpha=self.alpha,
+            beta=self.beta,
+        )
+        self.net_.module_.reset_state()
+        return self
+
+    # -- reading rows ----------------------------------------------------------------
+
+    def _rows(self, X):
+        """Validated ids (unknown -> unk) and the documents the model reads."""
+        self._check_fitted()
+        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=False, any_width=True)
+        X = np.where(X >= self.vocab_size_, self.unk_idx, X)
+        seqs = documents(
+            X, pad_idx=self.pad_idx, bos_idx=self.bos_idx, empty=self.unk_idx
+        )
+        return X, seqs
+
+    def _scan(self, seqs):
+        """Run documents from a zero state, in batches and chunks of positions.
+
+        Callers run it under ``torch.no_grad()``. Yields ``(rows, start, out,
+        part, lengths, state)`` per chunk: the
+        indices of the batch's documents, the chunk's first position, the last
+        layer output (batch, chunk, width) on the model's device, the real
+        length of each row inside the chunk and in all, and the per-layer state
+        after each row's last token so far.
+        """
+        module = self.net_.module_
+        module.eval()
+        device = self.net_.device
+        sizes = np.array([len(s) for s in seqs])
+        order = np.argsort(-sizes, kind="stable")
+        for first in range(0, len(seqs), self.batch_size):
+            rows = order[first : first + self.batch_size]
+            tokens = torch.as_tensor(pad_rows([seqs[i] for i in rows], self.pad_idx))
+            lengths = torch.as_tensor(sizes[rows])
+            chunk = max(16, _LOGIT_BUDGET // (len(rows) * self.vocab_size_))
+            state = None
+            for start in range(0, tokens.size(1), chunk):
+                part = (lengths - start).clamp(0, chunk)
+                out, new_state = module.encoder(
+                    tokens[:, start : start + chunk].to(device), part, state
+                )
+                done = (part == 0).to(device)
+                old = state or [None] * len(new_state)
+                state = [
+                    _keep_rows(n, o, done) for n, o in zip(new_state, old, strict=True)
+                ]
+                yield rows, start, out, part, lengths, state
+
+    @torch.no_grad()
+    def _last_logits(self, seqs):
+        """Next-token logits after each document (float64, on CPU) and states."""
+        logits = torch.empty((len(seqs), self.vocab_size_), dtype=torch.float64)
+        decoder = self.net_.module_.decoder
+        states = {}
+        for rows, start, out, part, lengths, state in self._scan(seqs):
+            here = ((part > 0) & (start + part == lengths)).nonzero().flatten()
+            if len(here):
+                picked = out[here, part[here] - 1]
+                logits[rows[here.numpy()]] = decoder(picked).double().cpu()
+            states[int(rows[0])] = (rows, state)
+        return logits, states
+
+    # -- prediction ------------------------------------------------------------------
+
+    def predict_proba(self, X):
+        """Distribution of the next token after each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_documents, vocab_size_)
+            Probability of every token id coming next.
+        """
+        _, seqs = self._rows(X)
+        logits, _ = self._last_logits(seqs)
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, X):
+        """Most likely next token id after each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_documents,)
+            Predicted next token ids.
+        """
+        _, seqs = self._rows(X)
+        logits, _ = self._last_logits(seqs)
+        return logits.argmax(1).numpy()
+
+    @torch.no_grad()
+    def predict_tokens(self, X):
+        """Predicted next token at every position of every row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_documents, n_positions)
+            ``ids[i, t]`` is the most likely token after ``X[i, :t + 1]``, so it
+            predicts ``X[i, t + 1]``; ``pad_idx`` where ``X`` holds a pad.
+        """
+        X, seqs = self._rows(X)
+        decoder = self.net_.module_.decoder
+        pieces = [[] for _ in seqs]
+        for rows, _, out, part, _, _ in self._scan(seqs):
+            best = decoder(out).argmax(-1).cpu().numpy()
+            for j, i in enumerate(rows):
+                pieces[i].append(best[j, : int(part[j])])
+        real = X != self.pad_idx
+        out = np.full(X.shape, self.pad_idx, dtype=np.int64)
+        offsets = [len(s) - n for s, n in zip(seqs, real.sum(1), strict=True)]
+        out[real] = np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [np.concatenate(p)[k:] for p, k in zip(pieces, offsets, strict=True)]
+        )
+        return out
+
+    @torch.no_grad()
+    def _log_likelihood(self, X):
+        """Summed log-likelihood of every predicted token, and their count."""
+        _, seqs = self._rows(X)
+        decoder = self.net_.module_.decoder
+        total, count = 0.0, 0
+        for rows, start, out, part, lengths, _ in self._scan(seqs):
+            width = out.size(1)
+            targets = torch.as_tensor(
+                pad_rows(
+                    [seqs[i][start + 1 : start + 1 + width] for i in rows],
+                    self.pad_idx,
+                )
+            )
+            targets = F.pad(targets, (0, width - targets.size(1)), value=0)
+            # the last token of a row has no target
+            positions = torch.arange(width)[None, :]
+            has_target = (positions < lengths[:, None] - 1 - start) & (
+                positions < part[:, None]
+            )
+            logp = torch.log_softmax(decoder(out).double().cpu(), dim=-1)
+            picked = logp.gather(-1, targets[..., None]).squeeze(-1)
+            total += float(picked[has_target].sum())
+            count += int(has_target.sum())
+        if count == 0:
+            raise ValueError(
+                "X holds no token to predict: every row is a single token. Give "
+                "rows of at least 2 tokens (or keep bos_idx)."
+            )
+        return total, count
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per predicted token (higher is better).
+
+        Every row is read from a zero state; every token after the row's first
+        (after the ``bos_idx`` put in front of it, if any) counts once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Mean natural-log probability of the actual next tokens.
+        """
+        total, count = self._log_likelihood(X)
+        return total / count
+
+    def perplexity(self, X):
+        """Perplexity of the model on token-id rows: ``exp(-score(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_documents, n_positions) or list of id lists
+            Token ids.
+
+        Returns
+        -------
+        perplexity : float
+            1 for a perfect model, ``vocab_size_`` for a uniform guess.
+        """
+        return float(np.exp(-self.score(X)))
+
+    @torch.no_grad()
+    def generate(self, X, n_tokens, temperature=1.0, top_k=None, random_state=None):
+        """Continue each row by sampling ``n_tokens`` tokens.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_prompts, n_positions) or list of id lists
+            Prompt token ids.
+        n_tokens : int
+            Number of tokens to generate after each prompt.
+        temperature : float, default=1.0
+            Divides the logits before sampling: below 1 sharpens the
+            distribution, above 1 flattens it; ``0`` always takes the most
+            likely token.
+        top_k : int or None, default=None
+            Sample only among the ``top_k`` most likely tokens.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the sampling; an int gives the same text every call.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_prompts, n_tokens)
+            Generated token ids (``pad_idx`` is never generated).
+        """
+        if not isinstance(n_tokens, Integral) or n_tokens < 1:
+            raise ValueError(f"n_tokens must be an int >= 1, got {n_tokens!r}.")
+        if not isinstance(temperature, Real) or not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature!r}.")
+        if top_k is not None and (not isinstance(top_k, Integral) or top_k < 1):
+            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}.")
+        _, seqs = self._rows(X)
+        generator = torch.Generator().manual_seed(
+            int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        )
+        logits, states = self._last_logits(seqs)
+        result = np.empty((len(seqs), n_tokens), dtype=np.int64)
+        module = self.net_.module_
+        device = self.net_.device
+        for rows, state in states.values():
+            last = logits[torch.as_tensor(rows)]
+            for k in range(n_tokens):
+                tokens = self._sample(last, temperature, top_k, generator)
+                result[rows, k] = tokens.numpy()
+                if k + 1 < n_tokens:
+                    out, state = module.encoder(tokens[:, None].to(device), None, state)
+                    last = module.decoder(out[:, 0]).double().cpu()
+        return result
+
+    def _sample(self, logits, temperature, top_k, generator):
+        logits = logits.clone()
+        logits[:, self.pad_idx] = -torch.inf
+        if temperature == 0 or top_k == 1:
+            return logits.argmax(1)
+        if top_k is not None and top_k < logits.size(1):
+            kth = logits.topk(top_k, dim=1).values[:, -1:]
+            logits[logits < kth] = -torch.inf
+        proba = torch.softmax(logits / temperature, dim=1)
+        return torch.multinomial(proba, 1, generator=generator)[:, 0]
