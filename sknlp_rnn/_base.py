@@ -152,11 +152,20 @@ class _Net(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = super().get_loss(_to_float32(y_pred), y_true, X=X, training=training)
+        return self.scaled_for_backward(loss) if training else loss
+
+    def scaled_for_backward(self, loss):
+        """``loss`` whose gradient is multiplied by the float16 loss scale.
+
+        The value is unchanged (so it is recorded unscaled); without float16
+        loss scaling this is ``loss`` itself. Subclasses that compute their
+        training loss outside ``get_loss`` pass it through here.
+        """
         scaler = getattr(self, "grad_scaler_", None)
-        if training and scaler is not None and loss.requires_grad:
-            scale = scaler.scale(torch.ones((), device=loss.device))
-            loss = _ScaleGrad.apply(loss, scale)
-        return loss
+        if scaler is None or not loss.requires_grad:
+            return loss
+        scale = scaler.scale(torch.ones((), device=loss.device))
+        return _ScaleGrad.apply(loss, scale)
 
     def train_step(self, batch, **fit_params):
         scaler = getattr(self, "grad_scaler_", None)

@@ -201,6 +201,7 @@ class StreamNet(_Net):
     def loss_terms(self, y_pred, y_true, training=False):
         """Cross-entropy and the AR/TAR penalty (zero outside training)."""
         logits, raw, out = y_pred
+        logits = logits.float()  # mixed precision: the loss is float32
         y_true = to_tensor(y_true, device=self.device)
         ce = self.criterion_(logits.reshape(-1, logits.size(-1)), y_true.reshape(-1))
         penalty = ce.new_zeros(())
@@ -219,7 +220,7 @@ class StreamNet(_Net):
         Xi, yi = unpack_data(batch)
         y_pred = self.infer(Xi, **fit_params)
         ce, penalty = self.loss_terms(y_pred, yi, training=True)
-        loss = ce + penalty
+        loss = self.scaled_for_backward(ce + penalty)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred, "cross_entropy": ce.detach()}
 
