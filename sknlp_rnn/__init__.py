@@ -4,8 +4,15 @@ Language models, text classifiers, entity-embedding regression and
 collaborative filtering, trained with PyTorch through skorch.
 """
 
+from .tabular import CategoricalEncoder, DateFeatures, EntityEmbeddingRegressor
 from .text import RNNTextClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["RNNTextClassifier", "__version__"]
+__all__ = [
+    "CategoricalEncoder",
+    "DateFeatures",
+    "EntityEmbeddingRegressor",
+    "RNNTextClassifier",
+    "__version__",
+]
