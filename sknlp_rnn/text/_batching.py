@@ -8,15 +8,16 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import scipy.sparse as sp
 import torch
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import validate_data
 from torch.utils.data import DataLoader, Sampler, Subset
 from torch.utils.data.dataloader import default_collate
 
 
 def _is_ragged(X):
-    """True for a list/tuple/Series of id sequences of unequal lengths."""
-    if isinstance(X, np.ndarray) and X.dtype != object:
+    """True for a list/tuple/Series of id sequences (documents, not a matrix)."""
+    if sp.issparse(X) or (isinstance(X, np.ndarray) and X.dtype != object):
         return False
     if hasattr(X, "to_numpy") and getattr(X, "ndim", 2) == 2:
         return False
@@ -24,15 +25,20 @@ def _is_ragged(X):
         rows = list(X)
     except TypeError:
         return False
-    if not rows or not all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
-        return False
-    return len({len(r) for r in rows}) > 1
+    return bool(rows) and all(isinstance(r, (list, tuple, np.ndarray)) for r in rows)
 
 
-def pad_rows(rows, pad_idx):
-    """Right-pad id sequences of unequal lengths into an int64 matrix."""
+def pad_rows(rows, pad_idx, width=None):
+    """Right-pad id sequences of unequal lengths into one matrix.
+
+    The matrix keeps the rows' common dtype (so floats and NaN still reach
+    validation); ``width`` defaults to the longest row.
+    """
     rows = [np.asarray(r) for r in rows]
-    out = np.full((len(rows), max(len(r) for r in rows) or 1), pad_idx, dtype=np.int64)
+    dtype = np.result_type(np.int64, *(r.dtype for r in rows if r.size))
+    longest = max((len(r) for r in rows), default=0)
+    width = max(longest, 1) if width is None else width
+    out = np.full((len(rows), width), pad_idx, dtype=dtype)
     for i, r in enumerate(rows):
         out[i, : len(r)] = r
     return out
@@ -41,35 +47,53 @@ def pad_rows(rows, pad_idx):
 def check_token_ids(estimator, X, y=None, *, pad_idx, reset):
     """Validate token-id rows and return them as an int64 matrix (and ``y``).
 
-    Accepts a 2-D array/DataFrame of ids or a list of id sequences of any
-    lengths (right-padded with ``pad_idx``). Rows may be of any width after
-    ``fit``: the width of a padded id matrix is a length, not a feature count.
+    Accepts a 2-D array/DataFrame of ids, or a list of id sequences of any
+    lengths, right-padded with ``pad_idx`` (after ``fit``, to the fitted width).
+    As for any scikit-learn estimator, a matrix must have as many columns after
+    ``fit`` as in ``fit``: ``Vocab`` always pads to the width it learned.
     """
     name = type(estimator).__name__
     if _is_ragged(X):
-        X = pad_rows(X, pad_idx)
-    if reset:
-        if y is None:
-            X = validate_data(estimator, X, dtype=None, reset=True)
-        else:
-            X, y = validate_data(estimator, X, y, dtype=None, reset=True)
+        width = None if reset else estimator.n_features_in_
+        longest = max(len(r) for r in X)
+        if width is not None and longest > width:
+            raise ValueError(
+                f"{name} was fitted on rows of {width} token ids, got a row of "
+                f"{longest}; truncate rows (e.g. Vocab(max_len={width}))."
+            )
+        X = pad_rows(X, pad_idx, width)
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        X = _object_to_numbers(X, name)
+    kwargs = {"dtype": None, "reset": reset}
+    if y is None:
+        X = validate_data(estimator, X, **kwargs)
     else:
-        X = check_array(X, dtype=None, input_name="X", estimator=estimator)
+        X, y = validate_data(estimator, X, y, **kwargs)
     if X.dtype.kind not in "iuf" and X.dtype != bool:
         raise TypeError(
             f"{name} expects integer token ids (the output of Vocab), got an array "
             f"of dtype {X.dtype}. Turn text into ids with Tokenizer and Vocab first."
         )
     if X.dtype.kind == "f" and not np.array_equal(X, np.round(X)):
-        raise ValueError(
-            f"{name} expects integer token ids, got non-integer floats in X."
-        )
+        raise ValueError(f"{name} expects integer token ids, got non-integer floats.")
     if X.size and X.min() < 0:
         raise ValueError(
             f"Negative values in data passed to {name}: token ids must be >= 0."
         )
     X = X.astype(np.int64, copy=False)
     return X if y is None else (X, y)
+
+
+def _object_to_numbers(X, name):
+    """Convert an object array of numbers; strings get an actionable error."""
+    try:
+        return X.astype(np.float64)
+    except ValueError as exc:
+        raise TypeError(
+            f"{name} expects integer token ids (the output of Vocab), got an object "
+            "array that holds strings. Turn text into ids with Tokenizer and Vocab "
+            "first."
+        ) from exc
 
 
 def row_lengths(X, pad_idx):

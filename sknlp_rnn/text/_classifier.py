@@ -107,7 +107,8 @@ default="adam"
     vocab_size_ : int
         Number of token ids the embedding holds.
     n_features_in_ : int
-        Width of the training id matrix (rows may have any width later).
+        Width of the training id matrix; later matrices must have this width
+        (``Vocab`` pads to the width it learned in ``fit``).
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     history_ : skorch.History
@@ -238,6 +239,11 @@ default="adam"
             The fitted classifier.
         """
         self._validate_params()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
         X, y = check_token_ids(self, X, y, pad_idx=self.pad_idx, reset=True)
         check_classification_targets(y)
         self.classes_, y_codes = np.unique(y, return_inverse=True)
@@ -266,23 +272,6 @@ default="adam"
         self._check_fitted()
         X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=False)
         return np.where(X >= self.vocab_size_, self.unk_idx, X)
-
-    def decision_function(self, X):
-        """Class scores (logits) for token-id rows.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_documents, n_positions) or list of id lists
-            Token ids.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_documents, n_classes) or (n_documents,)
-            Logits; for two classes, the score of ``classes_[1]`` over
-            ``classes_[0]``.
-        """
-        logits = self._forward(self._ids(X))
-        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
 
     def predict_proba(self, X):
         """Class probabilities for token-id rows.
@@ -313,4 +302,5 @@ default="adam"
         labels : ndarray of shape (n_documents,)
             Predicted labels.
         """
-        return self.classes_[self._forward(self._ids(X)).argmax(1)]
+        logits = self._forward(self._ids(X))
+        return self.classes_[logits.argmax(1)]
