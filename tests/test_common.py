@@ -15,6 +15,12 @@ import sknlp_rnn
 # Shrunk parameters per estimator class name: small and fast, yet able to learn
 # the tiny data sets the checks use (check_classifiers_train wants > 83% accuracy).
 TEST_PARAMS = {
+    "EntityEmbeddingRegressor": {
+        "hidden_sizes": (16,),
+        "max_epochs": 20,
+        "lr": 1e-2,
+        "batch_size": 32,
+    },
     "RNNTextClassifier": {
         "embedding_dim": 8,
         "hidden_size": 16,

@@ -62,7 +62,7 @@ class TabularModule(nn.Module):
 
     Each categorical column has its own embedding table; the embeddings are
     concatenated (with dropout), joined to the batch-normalised continuous
-    inputs and fed through ``Linear -> ReLU -> BatchNorm -> Dropout`` blocks and
+    inputs and fed through ``Linear -> ReLU (-> BatchNorm) -> Dropout`` blocks and
     a final linear layer. With ``y_range`` the output is squashed into
     ``(low, high)`` by a scaled sigmoid.
 
@@ -82,10 +82,11 @@ class TabularModule(nn.Module):
         Dropout after each hidden layer (one value for all, or one per layer).
     embedding_dropout : float, default=0.0
         Dropout on the concatenated embeddings.
-    batch_norm : bool, default=True
-        Batch norm on the continuous inputs and after each hidden layer. A
-        training batch of one row uses the running statistics
-        (:class:`SingleRowBatchNorm1d`).
+    batch_norm_continuous : bool, default=True
+        Batch norm on the continuous inputs.
+    batch_norm_hidden : bool, default=False
+        Batch norm after each hidden layer. A training batch of one row uses the
+        running statistics in both places (:class:`SingleRowBatchNorm1d`).
     y_range : pair of float or of sequences of float, or None, default=None
         Output bounds ``(low, high)``, per output or shared; ``None`` leaves
         the output linear.
@@ -110,7 +111,8 @@ class TabularModule(nn.Module):
         hidden_sizes: Sequence[int] = (200, 100),
         dropout: float | Sequence[float] = 0.0,
         embedding_dropout: float = 0.0,
-        batch_norm: bool = True,
+        batch_norm_continuous: bool = True,
+        batch_norm_hidden: bool = False,
         y_range=None,
     ):
         super().__init__()
@@ -122,21 +124,22 @@ class TabularModule(nn.Module):
         hidden_sizes = tuple(hidden_sizes)
         dropouts = _per_layer(dropout, len(hidden_sizes))
         self.embeddings = nn.ModuleList(
-            nn.Embedding(n, d) for n, d in zip(cardinalities, embedding_sizes)
+            nn.Embedding(n, d)
+            for n, d in zip(cardinalities, embedding_sizes, strict=True)
         )
         for emb in self.embeddings:
             nn.init.trunc_normal_(emb.weight, std=0.01, a=-0.02, b=0.02)
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.bn_continuous = (
             SingleRowBatchNorm1d(n_continuous)
-            if batch_norm and n_continuous
+            if batch_norm_continuous and n_continuous
             else nn.Identity()
         )
         layers: list[nn.Module] = []
         width = sum(embedding_sizes) + n_continuous
-        for size, p in zip(hidden_sizes, dropouts):
+        for size, p in zip(hidden_sizes, dropouts, strict=True):
             layers += [nn.Linear(width, size), nn.ReLU()]
-            if batch_norm:
+            if batch_norm_hidden:
                 layers.append(SingleRowBatchNorm1d(size))
             if p > 0:
                 layers.append(nn.Dropout(p))

@@ -164,7 +164,9 @@ class DateFeatures(TransformerMixin, BaseEstimator):
         if unknown or not len(self.parts):
             raise ValueError(
                 f"parts must be a non-empty subset of {DATE_PARTS}; got unknown "
-                f"part(s) {unknown!r}." if unknown else "parts must not be empty."
+                f"part(s) {unknown!r}."
+                if unknown
+                else "parts must not be empty."
             )
         X = check_frame(self, X, reset=True)
         selected = select_columns(
@@ -228,7 +230,7 @@ class DateFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "is_date_")
         names = _check_feature_names_in(self, input_features)
         out = []
-        for name, is_date in zip(names, self.is_date_):
+        for name, is_date in zip(names, self.is_date_, strict=True):
             if not is_date or not self.drop:
                 out.append(name)
             if is_date:

@@ -170,7 +170,9 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
         """Codes ``(n, n_categorical)`` int64 of the categorical columns of X."""
         columns = np.flatnonzero(self.is_categorical_)
         codes = np.zeros((X.shape[0], len(columns)), dtype=np.int64)
-        for k, (j, encoder) in enumerate(zip(columns, self.ordinal_encoders_)):
+        for k, (j, encoder) in enumerate(
+            zip(columns, self.ordinal_encoders_, strict=True)
+        ):
             raw = encoder.transform(object_column(X.iloc[:, j])).ravel()
             raw = raw.astype(np.int64)
             n_frequent = self.cardinalities_[k] - 1
@@ -227,7 +229,7 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
         """Display names of the encoded columns."""
         return [
             name
-            for name, cat in zip(column_names(self), self.is_categorical_)
+            for name, cat in zip(column_names(self), self.is_categorical_, strict=True)
             if cat
         ]
 

@@ -20,13 +20,15 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from .._base import BaseRNNEstimator
 from ..nn import TabularModule, embedding_size_rule
 from ._encoder import CategoricalEncoder
-from ._net import TabularNet
+from ._net import TabularNet, one_cycle, predict_float64
 from ._validation import check_frame, column_names
 
 UNKNOWN_LABEL = "<unknown>"
 # "auto" y_range: the training range of the (log) target widened on each side
 # by this fraction of its span.
 Y_RANGE_MARGIN = 0.1
+
+
 class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
     """Regression on tables with learned embeddings for categorical columns.
 
@@ -37,7 +39,7 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
     indicator columns (:class:`~sklearn.impute.SimpleImputer`) and
     standardised (:class:`~sklearn.preprocessing.StandardScaler`). The
     embeddings and the continuous inputs (batch-normalised) feed a dense net
-    of ``Linear -> ReLU -> BatchNorm -> Dropout`` blocks. The net fits the
+    of ``Linear -> ReLU -> Dropout`` blocks. The net fits the
     standardised target (``log(y)`` with ``log_target=True``) with a mean
     squared error, through a scaled sigmoid when ``y_range`` is set.
     Without categorical columns this is a plain MLP regressor.
@@ -64,11 +66,11 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
         Dropout after each hidden layer, one value or one per layer.
     embedding_dropout : float, default=0.0
         Dropout on the concatenated embeddings.
-    batch_norm : bool, default=True
-        Batch norm on the continuous inputs and after each hidden layer. A
-        training batch of a single row (e.g. a 1-row fit, or a last batch of
-        one row) is normalised with the running statistics, which it does not
-        update.
+    batch_norm : {"continuous", "all"} or None, default="continuous"
+        Batch norm on the continuous inputs (``"continuous"``), also after each
+        hidden layer (``"all"``), or nowhere (``None``). A training batch of a
+        single row (a 1-row fit, or a last batch of one row) is normalised
+        with the running statistics, which it does not update.
     y_range : None, "auto" or (float, float), default="auto"
         Output range enforced by a scaled sigmoid. ``"auto"`` takes the range
         of the training target (of ``log(y)`` with ``log_target``) widened on
@@ -79,6 +81,12 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
     log_target : bool, default=False
         Fit ``log(y)`` (``y`` must be > 0) and predict ``exp`` of the output,
         so the loss is a squared error on the relative scale.
+    lr_schedule : {"onecycle", "constant"}, default="onecycle"
+        ``"onecycle"`` (fast.ai's ``fit_one_cycle``) warms the learning rate up
+        from ``lr / 25`` to ``lr`` over the first quarter of the
+        ``max_epochs`` and anneals it to nearly zero by the end (with Adam, the
+        momentum cycles between 0.95 and 0.85); ``"constant"`` keeps ``lr``
+        (as does a fit of fewer than 5 optimizer steps).
     lr : float, default=1e-3
         Learning rate.
     max_epochs : int, default=20
@@ -176,9 +184,10 @@ default="adam"
         "hidden_sizes": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "embedding_dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_norm": ["boolean"],
+        "batch_norm": [None, StrOptions({"continuous", "all"})],
         "y_range": [None, StrOptions({"auto"}), "array-like"],
         "log_target": ["boolean"],
+        "lr_schedule": [StrOptions({"onecycle", "constant"})],
     }
 
     def __init__(
@@ -190,9 +199,10 @@ default="adam"
         hidden_sizes=(200, 100),
         dropout=0.0,
         embedding_dropout=0.0,
-        batch_norm=True,
+        batch_norm="continuous",
         y_range="auto",
         log_target=False,
+        lr_schedule="onecycle",
         lr=1e-3,
         max_epochs=20,
         batch_size=256,
@@ -214,6 +224,7 @@ default="adam"
         self.batch_norm = batch_norm
         self.y_range = y_range
         self.log_target = log_target
+        self.lr_schedule = lr_schedule
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -255,6 +266,11 @@ default="adam"
 
     def _check_target(self, y, n_samples):
         """Validate y; return the (log) target as an ``(n, n_outputs)`` array."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
         y = check_array(
             y, ensure_2d=False, dtype="numeric", input_name="y", ensure_min_samples=1
         )
@@ -299,10 +315,12 @@ default="adam"
 
     def _embedding_sizes(self, names):
         """Resolve ``embedding_sizes`` into ``{column name: width}``."""
-        cat_names = [n for n, c in zip(names, self.encoder_.is_categorical_) if c]
+        cat_names = [
+            n for n, c in zip(names, self.encoder_.is_categorical_, strict=True) if c
+        ]
         sizes = {
             name: embedding_size_rule(n)
-            for name, n in zip(cat_names, self.encoder_.cardinalities_)
+            for name, n in zip(cat_names, self.encoder_.cardinalities_, strict=True)
         }
         if isinstance(self.embedding_sizes, str):  # "auto"
             return sizes
@@ -352,6 +370,19 @@ default="adam"
             "x_cont": np.ascontiguousarray(x_cont, dtype=np.float32),
         }
 
+    def _schedule(self, n_samples):
+        """The learning-rate schedule callback (none for "constant")."""
+        if self.lr_schedule == "constant":
+            return []
+        n_train = n_samples
+        if self.validation_fraction is not None:
+            # skorch holds out ceil(f * n) rows; floor never undercounts steps
+            n_train -= int(np.floor(self.validation_fraction * n_samples))
+        steps = self.max_epochs * -(-n_train // self.batch_size)
+        if steps < 5:  # too short to warm up and anneal
+            return []
+        return [("lr_schedule", one_cycle(self.lr, steps, self._optimizer_class()))]
+
     def _build_module(self):
         return TabularModule(
             cardinalities=self.encoder_.cardinalities_,
@@ -361,7 +392,8 @@ default="adam"
             hidden_sizes=tuple(self.hidden_sizes),
             dropout=self.dropout,
             embedding_dropout=self.embedding_dropout,
-            batch_norm=self.batch_norm,
+            batch_norm_continuous=self.batch_norm is not None,
+            batch_norm_hidden=self.batch_norm == "all",
             y_range=self._z_range,
         )
 
@@ -419,6 +451,7 @@ default="adam"
             z,
             criterion=torch.nn.MSELoss,
             net_class=TabularNet,
+            callbacks=self._schedule(len(z)),
         )
         self.embeddings_ = self._embedding_frames()
         return self
@@ -428,7 +461,10 @@ default="adam"
         frames = {}
         tables = self.net_.module_.embeddings
         for (name, _), categories, table in zip(
-            self.embedding_sizes_.items(), self.encoder_.categories_, tables
+            self.embedding_sizes_.items(),
+            self.encoder_.categories_,
+            tables,
+            strict=True,
         ):
             index = pd.Index([UNKNOWN_LABEL, *categories], dtype=object, name=name)
             weights = table.weight.detach().cpu().numpy().astype(np.float64)
@@ -453,7 +489,7 @@ default="adam"
         """
         self._check_fitted()
         X = check_frame(self, X, reset=False)
-        z = self._forward(self._inputs(X)).astype(np.float64)
+        z = predict_float64(self.net_.module_, self._inputs(X), self.net_.device)
         pred = self.target_scaler_.inverse_transform(z)
         if self.log_target:
             pred = np.exp(pred)

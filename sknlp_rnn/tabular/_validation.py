@@ -65,9 +65,11 @@ def is_categorical_dtype(column):
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
         return True
-    if pd.api.types.is_string_dtype(dtype) and dtype != object:
+    if not isinstance(dtype, np.dtype):  # pandas extension dtypes
+        return pd.api.types.is_string_dtype(dtype)
+    if dtype.kind in "US":
         return True
-    if dtype == object:
+    if dtype.kind == "O":
         values = column.dropna()
         return any(isinstance(v, (str, bool, np.bool_)) for v in values)
     return False

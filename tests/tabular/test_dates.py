@@ -74,7 +74,9 @@ def test_timezone_aware_elapsed_is_utc():
     when = pd.Series(pd.to_datetime(["1970-01-01 01:00"])).dt.tz_localize(
         "Europe/Paris"
     )
-    out = DateFeatures(parts=("elapsed", "day")).fit_transform(pd.DataFrame({"t": when}))
+    out = DateFeatures(parts=("elapsed", "day")).fit_transform(
+        pd.DataFrame({"t": when})
+    )
     np.testing.assert_array_equal(out, [[0.0, 1.0]])
 
 

@@ -147,7 +147,9 @@ def test_missing_or_extra_column_at_transform_is_named():
 
 
 def test_single_level_all_missing_and_one_row():
-    X = pd.DataFrame({"one": ["k", "k", "k"], "none": pd.Series([None] * 3, dtype=object)})
+    X = pd.DataFrame(
+        {"one": ["k", "k", "k"], "none": pd.Series([None] * 3, dtype=object)}
+    )
     enc = CategoricalEncoder(categorical_features="all").fit(X)
     assert enc.cardinalities_ == [2, 1]
     np.testing.assert_array_equal(enc.transform(X), [[1, 0]] * 3)

@@ -4,6 +4,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.dummy import DummyRegressor
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -127,10 +128,11 @@ def test_single_level_and_all_nan_columns(shops):
 
 def test_one_row_fit_and_single_row_last_batch(shops):
     X, y = shops
-    reg = model(max_epochs=2).fit(X.iloc[:1], y[:1])
-    assert np.isfinite(reg.predict(X)).all()
+    for batch_norm in ("continuous", "all"):
+        reg = model(max_epochs=2, batch_norm=batch_norm).fit(X.iloc[:1], y[:1])
+        assert np.isfinite(reg.predict(X)).all()
     # 33 rows with batches of 32: the last training batch holds one row
-    reg = model(max_epochs=2).fit(X.iloc[:33], y[:33])
+    reg = model(max_epochs=2, batch_norm="all").fit(X.iloc[:33], y[:33])
     assert np.isfinite(reg.predict(X)).all()
 
 
@@ -194,8 +196,15 @@ def test_architecture_validation(shops):
     with pytest.raises(ValueError, match="dropout values"):
         model(hidden_sizes=(4,), dropout=(1.5,)).fit(X, y)
     reg = model(hidden_sizes=(8, 4), dropout=(0.1, 0.2), max_epochs=1).fit(X, y)
+    layers = [type(m).__name__ for m in reg.net_.module_.layers]
+    assert layers == ["Linear", "ReLU", "Dropout"] * 2 + ["Linear"]
     drops = [m.p for m in reg.net_.module_.layers if type(m).__name__ == "Dropout"]
     assert drops == [0.1, 0.2]
+    bn = model(hidden_sizes=(8,), batch_norm="all", max_epochs=1).fit(X, y)
+    names = [type(m).__name__ for m in bn.net_.module_.layers]
+    assert names == ["Linear", "ReLU", "SingleRowBatchNorm1d", "Linear"]
+    none = model(batch_norm=None, max_epochs=1).fit(X, y)
+    assert isinstance(none.net_.module_.bn_continuous, torch.nn.Identity)
     linear = model(hidden_sizes=(), max_epochs=1).fit(X, y)
     assert np.isfinite(linear.predict(X)).all()
 
@@ -249,6 +258,17 @@ def test_validation_split_and_early_stopping(shops):
     reg = model(max_epochs=30, validation_fraction=0.25, patience=2).fit(X, y)
     assert "valid_loss" in reg.history_[-1]
     assert reg.n_iter_ <= 30
+
+
+def test_lr_schedule(fitted, shops):
+    X, y, reg = fitted
+    # one-cycle: ends far below the peak rate
+    assert reg.net_.optimizer_.param_groups[0]["lr"] < FAST["lr"] / 100
+    lrs = [batch["event_lr"] for epoch in reg.history_ for batch in epoch["batches"]]
+    assert max(lrs) == pytest.approx(FAST["lr"], rel=0.05)
+    assert lrs[0] == pytest.approx(FAST["lr"] / 25, rel=0.05)
+    flat = model(lr_schedule="constant", max_epochs=2).fit(*shops)
+    assert flat.net_.optimizer_.param_groups[0]["lr"] == FAST["lr"]
 
 
 def test_verbose_prints_epochs(shops, capsys):

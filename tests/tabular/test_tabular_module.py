@@ -10,7 +10,9 @@ def test_embedding_size_rule():
 
 
 def test_shapes_and_layers():
-    net = TabularModule([4, 7], [2, 3], n_continuous=3, n_outputs=2, hidden_sizes=(8, 5))
+    net = TabularModule(
+        [4, 7], [2, 3], n_continuous=3, n_outputs=2, hidden_sizes=(8, 5)
+    )
     out = net(torch.tensor([[1, 6], [0, 0], [3, 2]]), torch.randn(3, 3))
     assert out.shape == (3, 2)
     assert [e.weight.shape for e in net.embeddings] == [(4, 2), (7, 3)]
@@ -46,11 +48,26 @@ def test_per_layer_dropout_and_validation():
         TabularModule([3], [], n_continuous=1)
 
 
+def test_batch_norm_placement():
+    net = TabularModule([], [], n_continuous=2, hidden_sizes=(4,))
+    assert isinstance(net.bn_continuous, SingleRowBatchNorm1d)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in net.layers)
+    full = TabularModule(
+        [], [], n_continuous=2, hidden_sizes=(4,), batch_norm_hidden=True
+    )
+    assert isinstance(full.layers[2], SingleRowBatchNorm1d)
+    off = TabularModule([], [], n_continuous=2, batch_norm_continuous=False)
+    assert isinstance(off.bn_continuous, torch.nn.Identity)
+    full.train()(torch.zeros(1, 0, dtype=torch.long), torch.randn(1, 2))
+
+
 def test_single_row_batch_norm_uses_running_stats_in_training():
     bn = SingleRowBatchNorm1d(2).train()
     bn.running_mean.fill_(1.0)
     out = bn(torch.tensor([[3.0, 1.0]]))
-    expected = (torch.tensor([[3.0, 1.0]]) - 1.0) / torch.sqrt(torch.tensor(1.0 + bn.eps))
+    expected = (torch.tensor([[3.0, 1.0]]) - 1.0) / torch.sqrt(
+        torch.tensor(1.0 + bn.eps)
+    )
     assert torch.allclose(out, expected)
     assert torch.equal(bn.running_mean, torch.ones(2))  # not updated
     bn(torch.randn(4, 2))  # a normal batch updates the statistics
