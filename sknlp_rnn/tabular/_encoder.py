@@ -143,18 +143,19 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
 
     def _fit_column(self, column):
         """Fit one OrdinalEncoder; return it and its categories in code order."""
-        min_frequency = self.min_frequency
         categories = "auto"
         if isinstance(column.dtype, pd.CategoricalDtype):
-            categories = [np.asarray(column.dtype.categories, dtype=object)]
-            # Declared categories absent from the data become "infrequent" (0).
-            min_frequency = min_frequency or 1
+            # Declared order; declared categories absent from the data are left
+            # out, so that they map to 0 like any unseen value.
+            used = column.cat.remove_unused_categories().cat.categories
+            if len(used):
+                categories = [np.asarray(used, dtype=object)]
         encoder = OrdinalEncoder(
             categories=categories,
             handle_unknown="use_encoded_value",
             unknown_value=-1,
             encoded_missing_value=-1,
-            min_frequency=min_frequency,
+            min_frequency=self.min_frequency,
         )
         encoder.fit(object_column(column))
         seen = [c for c in encoder.categories_[0] if not pd.isna(c)]

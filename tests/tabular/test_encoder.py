@@ -42,6 +42,10 @@ def test_category_dtype_keeps_declared_order_and_unused_levels_map_to_zero():
     assert list(enc.categories_[0]) == ["low", "mid", "high"]
     new = pd.DataFrame({"c": pd.Series(["never", "mid", None], dtype=dtype)})
     assert enc.transform(new)[:, 0].tolist() == [0, 2, 0]
+    empty = pd.DataFrame({"c": pd.Series([None, None], dtype=dtype)})
+    enc = CategoricalEncoder().fit(empty)
+    assert enc.cardinalities_ == [1]
+    assert enc.transform(new)[:, 0].tolist() == [0, 0, 0]
 
 
 @pytest.mark.parametrize(

@@ -203,8 +203,9 @@ def test_architecture_validation(shops):
     bn = model(hidden_sizes=(8,), batch_norm="all", max_epochs=1).fit(X, y)
     names = [type(m).__name__ for m in bn.net_.module_.layers]
     assert names == ["Linear", "ReLU", "SingleRowBatchNorm1d", "Linear"]
-    none = model(batch_norm=None, max_epochs=1).fit(X, y)
-    assert isinstance(none.net_.module_.bn_continuous, torch.nn.Identity)
+    assert isinstance(reg.net_.module_.bn_continuous, torch.nn.Identity)
+    cont = model(batch_norm="continuous", max_epochs=1).fit(X, y)
+    assert cont.net_.module_.bn_continuous.num_features == 1
     linear = model(hidden_sizes=(), max_epochs=1).fit(X, y)
     assert np.isfinite(linear.predict(X)).all()
 
