@@ -48,10 +48,14 @@ net = EntityEmbeddingRegressor(
     log_target=True,
     validation_fraction=0.1,
     random_state=0,
-    verbose=1,
 )
 net.fit(X_train, p_train)
-print(net.embedding_sizes_)
+print("embedding sizes:", net.embedding_sizes_)
+for epoch in net.history_[-3:]:
+    print(
+        f"epoch {epoch['epoch']:2d}  train loss {epoch['train_loss']:.4f}  "
+        f"valid loss {epoch['valid_loss']:.4f}"
+    )
 
 # %%
 # Compare with gradient boosting
@@ -70,8 +74,10 @@ print(f"HistGradientBoosting      RMSE(log price) = {rmse_hgb:.4f}")
 # ----------------------------------------------------
 # ``embeddings_["clarity"]`` is a DataFrame with one row per grade (plus the
 # ``<unknown>`` slot used for unseen or missing values). A PCA to two
-# dimensions shows how the network arranged the grades, from I1 (worst) to IF
-# (best); ``history_`` is skorch's per-epoch record of the fit.
+# dimensions shows how the network arranged the grades: nothing told it that
+# the grades are ordered, yet they come out in order, from I1 (worst) through
+# SI2, SI1, VS2, VS1, VVS2 and VVS1 to IF (best). ``history_`` is skorch's
+# per-epoch record of the fit.
 clarity = net.embeddings_["clarity"].drop(index="<unknown>")
 points = PCA(n_components=2).fit_transform(clarity.to_numpy())
 history = net.history_

@@ -309,6 +309,21 @@ def test_pipeline_with_date_features():
     assert pipe.score(X, y) > 0.9
 
 
+def test_pipeline_with_numpy_output_between_steps():
+    X = pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=60, freq="D"),
+            "shop": ["a", "b", "c"] * 20,
+        }
+    )
+    y = np.arange(60.0) % 3
+    pipe = make_pipeline(DateFeatures(parts=("dayofweek",)), model(max_epochs=3))
+    pipe.fit(X, y)
+    # the object array from DateFeatures: strings are categorical, floats are not
+    assert pipe[-1].encoder_.is_categorical_.tolist() == [False, True]
+    assert pipe.predict(X).shape == (60,)
+
+
 def test_grid_search_over_hidden_sizes_and_dropout(shops):
     X, y = shops
     grid = GridSearchCV(
