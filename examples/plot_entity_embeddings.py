@@ -75,9 +75,9 @@ print(f"HistGradientBoosting      RMSE(log price) = {rmse_hgb:.4f}")
 # ``embeddings_["clarity"]`` is a DataFrame with one row per grade (plus the
 # ``<unknown>`` slot used for unseen or missing values). A PCA to two
 # dimensions shows how the network arranged the grades: nothing told it that
-# the grades are ordered, yet they come out in order, from I1 (worst) through
-# SI2, SI1, VS2, VS1, VVS2 and VVS1 to IF (best). ``history_`` is skorch's
-# per-epoch record of the fit.
+# the grades are ordered, yet (with this seed) they line up in order, from I1
+# (worst) through SI2, SI1, VS2, VS1, VVS2 and VVS1 to IF (best). ``history_``
+# is skorch's per-epoch record of the fit.
 clarity = net.embeddings_["clarity"].drop(index="<unknown>")
 points = PCA(n_components=2).fit_transform(clarity.to_numpy())
 history = net.history_

@@ -1,11 +1,8 @@
-"""Shared setup for the tabular tests: one torch thread, small tables."""
+"""Shared data for the tabular tests."""
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-
-torch.set_num_threads(1)
 
 
 @pytest.fixture
