@@ -65,6 +65,15 @@ def test_embedding_sizes_dict_overrides_the_rule(shops):
         model(embedding_sizes={"shop": 0}).fit(X, y)
 
 
+def test_min_frequency_sends_rare_categories_to_the_unknown_row(shops):
+    X, y = shops
+    X = X.assign(shop=np.where(np.arange(len(X)) < 3, "rare", X["shop"]))
+    reg = model(max_epochs=1, min_frequency=5).fit(X, y)
+    assert list(reg.embeddings_["shop"].index) == ["<unknown>", "a", "b", "c", "d"]
+    rare, unknown = X.iloc[:1], X.iloc[:1].assign(shop="never seen")
+    np.testing.assert_array_equal(reg.predict(rare), reg.predict(unknown))
+
+
 def test_unseen_and_missing_categories_use_the_unknown_slot(fitted):
     X, y, reg = fitted
     rows = X.iloc[:3].copy()
@@ -290,6 +299,7 @@ def test_pipeline_with_date_features():
     )
     weekend = (days.day_of_week >= 5).astype(float)
     y = 2.0 * weekend + (X["shop"] == "b") + 0.3 * X["temp"]
+    X.loc[[3, 50], "date"] = pd.NaT  # missing dates: NaN parts, handled downstream
     pipe = make_pipeline(
         DateFeatures(parts=("dayofweek", "month", "elapsed")).set_output(
             transform="pandas"
@@ -306,6 +316,7 @@ def test_pipeline_with_date_features():
         "temp",
     ]
     assert len(reg.embeddings_["date_dayofweek"]) == 8
+    assert reg.n_continuous_ == 5  # month, elapsed, temp + 2 missing indicators
     assert pipe.score(X, y) > 0.9
 
 
