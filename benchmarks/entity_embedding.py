@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from sknlp_rnn import CategoricalEncoder, EntityEmbeddingRegressor
 from sknlp_rnn.datasets import load_diamonds
-from sknlp_rnn.nn import TabularModule, embedding_size_rule
+from sknlp_rnn.nn import TabularModule, embedding_size
 from sknlp_rnn.tabular._net import predict_float64
 
 # The regressor's defaults, spelled out, plus log_target for prices.
@@ -105,7 +105,7 @@ def plain_torch_fit(X, price, params, random_state):
         torch.manual_seed(seed)
         module = TabularModule(
             cardinalities=encoder.cardinalities_,
-            embedding_sizes=[embedding_size_rule(c) for c in encoder.cardinalities_],
+            embedding_sizes=[embedding_size(c) for c in encoder.cardinalities_],
             n_continuous=train["x_cont"].shape[1],
             hidden_sizes=params["hidden_sizes"],
             dropout=params["dropout"],

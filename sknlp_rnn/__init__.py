@@ -4,15 +4,26 @@ Language models, text classifiers, entity-embedding regression and
 collaborative filtering, trained with PyTorch through skorch.
 """
 
-from .tabular import CategoricalEncoder, DateFeatures, EntityEmbeddingRegressor
-from .text import RNNTextClassifier
+from ._persistence import load, save
+from .tabular import (
+    CategoricalEncoder,
+    CollabFilterRegressor,
+    DateFeatures,
+    EntityEmbeddingRegressor,
+)
+from .text import RNNTextClassifier, Tokenizer, Vocab
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CategoricalEncoder",
+    "CollabFilterRegressor",
     "DateFeatures",
     "EntityEmbeddingRegressor",
     "RNNTextClassifier",
+    "Tokenizer",
+    "Vocab",
     "__version__",
+    "load",
+    "save",
 ]

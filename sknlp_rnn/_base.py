@@ -7,6 +7,7 @@ without gradients. Depends on torch, skorch, scikit-learn and numpy.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -21,6 +22,7 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
 from skorch.dataset import ValidSplit
 from skorch.exceptions import DeviceWarning
+from skorch.utils import TeeGenerator
 
 from .exceptions import DeviceFallbackWarning, NotFittedError
 
@@ -33,6 +35,9 @@ OPTIMIZERS = {
 
 # Epochs with at least this many batches get a progress bar at verbose=1.
 _PROGRESS_BAR_MIN_BATCHES = 50
+
+# ``precision`` values and the autocast dtype each one trains in.
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(device):
@@ -57,13 +62,127 @@ def resolve_device(device):
     return str(parsed)
 
 
+def check_precision(precision, device):
+    """Raise ``ValueError`` when ``precision`` cannot run on ``device``."""
+    device_type = torch.device(device).type
+    if precision == "fp16" and device_type != "cuda":
+        raise ValueError(
+            f"precision='fp16' needs a CUDA device, but the model trains on "
+            f"{device!r}; use precision='bf16' (supported on CPU) or '32'."
+        )
+    if (
+        precision == "bf16"
+        and device_type == "cuda"
+        and not torch.cuda.is_bf16_supported()
+    ):
+        raise ValueError(
+            "precision='bf16' is not supported by this GPU; use 'fp16' or '32'."
+        )
+
+
+def _to_float32(out):
+    """Cast half-precision tensors (also inside tuples/lists) to float32."""
+    if torch.is_tensor(out):
+        return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
+    if isinstance(out, (tuple, list)):
+        return type(out)(_to_float32(o) for o in out)
+    return out
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity on the loss value; multiplies its gradient by the loss scale.
+
+    So the recorded loss stays unscaled while backward runs on the scaled loss,
+    as float16 training with a ``GradScaler`` needs.
+    """
+
+    @staticmethod
+    def forward(ctx, loss, scale):
+        ctx.save_for_backward(scale)
+        return loss.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (scale,) = ctx.saved_tensors
+        return grad * scale, None
+
+
 class _Net(NeuralNet):
     """skorch net used by every estimator.
 
-    Its one change to skorch: unpickling a CUDA-trained net on a CPU-only machine
-    is silent here, because the owning estimator warns with our own
-    :class:`~sknlp_rnn.exceptions.DeviceFallbackWarning` instead.
+    Its changes to skorch:
+
+    - ``precision`` (``"32"``, ``"bf16"``, ``"fp16"``): forward passes run under
+      ``torch.autocast`` in that dtype (``infer``), losses and outputs are
+      computed/returned in float32 (``get_loss``, ``evaluation_step``), and
+      ``"fp16"`` on CUDA scales the loss with a ``torch.amp.GradScaler``
+      (``train_step``); float16 is never used on CPU.
+    - Unpickling a CUDA-trained net on a CPU-only machine is silent here,
+      because the owning estimator warns with our own
+      :class:`~sknlp_rnn.exceptions.DeviceFallbackWarning` instead.
+
+    Subclasses that override ``train_step_single`` keep mixed precision as long
+    as they compute outputs with ``infer`` and losses with ``get_loss``.
     """
+
+    def __init__(self, *args, precision="32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def _autocast(self):
+        dtype = PRECISIONS.get(self.precision)
+        device_type = torch.device(self.device or "cpu").type
+        if dtype is None or (dtype is torch.float16 and device_type != "cuda"):
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device_type, dtype=dtype)
+
+    def initialize(self):
+        super().initialize()
+        on_cuda = torch.device(self.device or "cpu").type == "cuda"
+        self.grad_scaler_ = (
+            torch.amp.GradScaler("cuda")
+            if self.precision == "fp16" and on_cuda
+            else None
+        )
+        return self
+
+    def infer(self, x, **fit_params):
+        with self._autocast():
+            return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(_to_float32(y_pred), y_true, X=X, training=training)
+        scaler = getattr(self, "grad_scaler_", None)
+        if training and scaler is not None and loss.requires_grad:
+            scale = scaler.scale(torch.ones((), device=loss.device))
+            loss = _ScaleGrad.apply(loss, scale)
+        return loss
+
+    def train_step(self, batch, **fit_params):
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        # float16: backward ran on the scaled loss; unscale before callbacks
+        # (gradient clipping) see the gradients, and let the scaler skip steps
+        # whose gradients overflowed.
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        optimizers = [getattr(self, name + "_") for name in self._optimizers]
+        for optimizer in optimizers:
+            scaler.unscale_(optimizer)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        for optimizer in optimizers:
+            scaler.step(optimizer)
+        scaler.update()
+        return step
+
+    def evaluation_step(self, batch, training=False):
+        return _to_float32(super().evaluation_step(batch, training=training))
 
     def __setstate__(self, state):
         with warnings.catch_warnings():
@@ -89,6 +208,7 @@ class BaseRNNEstimator(BaseEstimator):
         "patience": [None, Interval(Integral, 1, None, closed="left")],
         "callbacks": [None, list],
         "device": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -169,9 +289,12 @@ class BaseRNNEstimator(BaseEstimator):
         it is called, and training runs, in a forked torch RNG seeded from
         ``random_state``, so two fits give identical models and the caller's
         global RNG is untouched. Extra keyword arguments go to ``net_class``.
+        Estimators without a ``precision`` parameter train in float32.
         Sets ``net_``, ``history_``, ``device_`` and ``n_iter_``.
         """
         self.device_ = resolve_device(self.device)
+        precision = getattr(self, "precision", "32")
+        check_precision(precision, self.device_)
         seed = self._torch_seed()
         n_samples = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
         train_split = self._train_split(n_samples, seed, stratify=stratify)
@@ -201,6 +324,7 @@ class BaseRNNEstimator(BaseEstimator):
                 iterator_train__shuffle=iterator_train_shuffle,
                 device=self.device_,
                 verbose=int(bool(self.verbose)),
+                precision=precision,
                 **net_kwargs,
             )
             net.fit(X, y)
@@ -227,6 +351,59 @@ class BaseRNNEstimator(BaseEstimator):
         return out.numpy()
 
     # -- persistence -------------------------------------------------------------
+
+    def save(self, path):
+        """Save this estimator in the safe format (JSON + safetensors, no pickle).
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            Where to write the zip file.
+
+        Returns
+        -------
+        path : str, path-like or file object
+            The ``path`` argument.
+
+        See Also
+        --------
+        sknlp_rnn.save : The same as a function; also saves Pipelines.
+        sknlp_rnn.load : Read the file back.
+        """
+        from ._persistence import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Load an estimator of this class written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            A file written by :meth:`save` or :func:`sknlp_rnn.save`.
+        device : str or None, default=None
+            Device for the net; ``None`` keeps the saved one when it exists
+            here, else the CPU.
+
+        Returns
+        -------
+        estimator : instance of this class
+            The fitted estimator.
+
+        See Also
+        --------
+        sknlp_rnn.load : Load any saved object (Pipelines too).
+        """
+        from ._persistence import load
+
+        obj = load(path, device=device)
+        if not isinstance(obj, cls):
+            raise TypeError(
+                f"The file holds a {type(obj).__name__}, not a {cls.__name__}; "
+                "use sknlp_rnn.load to read any saved object."
+            )
+        return obj
 
     def __setstate__(self, state):
         self.__dict__.update(state)

@@ -7,7 +7,9 @@ the goal for that table is empty.
 
 import inspect
 
-from sklearn.base import BaseEstimator
+import pytest
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import estimator_checks as ec
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sknlp_rnn
@@ -15,6 +17,12 @@ import sknlp_rnn
 # Shrunk parameters per estimator class name: small and fast, yet able to learn
 # the tiny data sets the checks use (check_classifiers_train wants > 83% accuracy).
 TEST_PARAMS = {
+    "CollabFilterRegressor": {
+        "n_factors": 4,
+        "max_epochs": 20,
+        "lr": 2e-2,
+        "batch_size": 32,
+    },
     "EntityEmbeddingRegressor": {
         "hidden_sizes": (16,),
         "max_epochs": 20,
@@ -65,6 +73,24 @@ def _instances():
 NUMERIC_INPUT = [
     est for est in _instances() if est.__sklearn_tags__().input_tags.two_d_array
 ]
+# Text transformers (Tokenizer, Vocab) take strings or token lists, never a
+# numeric matrix, so sklearn yields no check for them: they get the checks that
+# need no data here, and their own tests cover fit/transform, clone and pickle.
+STRING_INPUT = [
+    est for est in _instances() if not est.__sklearn_tags__().input_tags.two_d_array
+]
+DATA_FREE_CHECKS = [
+    ec.check_estimator_cloneable,
+    ec.check_estimator_tags_renamed,
+    ec.check_valid_tag_types,
+    ec.check_estimator_repr,
+    ec.check_no_attributes_set_in_init,
+    ec.check_do_not_raise_errors_in_init_or_set_params,
+    ec.check_mixin_order,
+    ec.check_get_params_invariance,
+    ec.check_set_params,
+    ec.check_parameters_default_constructible,
+]
 
 
 def test_every_estimator_is_checked():
@@ -84,3 +110,11 @@ def test_every_estimator_is_checked():
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("check", DATA_FREE_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("estimator", STRING_INPUT, ids=lambda e: type(e).__name__)
+def test_string_input_estimator_api(estimator, check):
+    check(type(estimator).__name__, clone(estimator))
+    if estimator.__sklearn_tags__().requires_fit:
+        ec.check_estimators_unfitted(type(estimator).__name__, clone(estimator))

@@ -1,13 +1,17 @@
 """Plain ``torch.nn`` modules behind the estimators (torch only, no scikit-learn)."""
 
 from ._classifier import RNNClassifierModule
+from ._collab import CollabNN, DotProductBias, embedding_size, sigmoid_range
 from ._encoder import RNNEncoder
-from ._tabular import SingleRowBatchNorm1d, TabularModule, embedding_size_rule
+from ._tabular import SingleRowBatchNorm1d, TabularModule
 
 __all__ = [
+    "CollabNN",
+    "DotProductBias",
     "RNNClassifierModule",
     "RNNEncoder",
     "SingleRowBatchNorm1d",
     "TabularModule",
-    "embedding_size_rule",
+    "embedding_size",
+    "sigmoid_range",
 ]

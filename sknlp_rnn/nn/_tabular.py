@@ -11,20 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-def embedding_size_rule(n_categories: int) -> int:
-    """Embedding width for a column with ``n_categories`` codes.
-
-    The rule of thumb from the fast.ai library, ``min(600, round(1.6 *
-    n_categories ** 0.56))``, where ``n_categories`` counts the unknown slot.
-
-    Examples
-    --------
-    >>> from sknlp_rnn.nn import embedding_size_rule
-    >>> embedding_size_rule(6), embedding_size_rule(1000)
-    (4, 77)
-    """
-    return int(min(600, round(1.6 * n_categories**0.56)))
+from ._collab import sigmoid_range
 
 
 class SingleRowBatchNorm1d(nn.BatchNorm1d):
@@ -166,7 +153,7 @@ class TabularModule(nn.Module):
             parts.append(self.bn_continuous(x_cont))
         out = self.layers(torch.cat(parts, dim=1))
         if self.y_low is not None:
-            out = self.y_low + (self.y_high - self.y_low) * torch.sigmoid(out)
+            out = sigmoid_range(out, self.y_low, self.y_high)
         return out
 
 

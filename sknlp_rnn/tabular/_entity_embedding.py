@@ -18,7 +18,7 @@ from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from .._base import BaseRNNEstimator
-from ..nn import TabularModule, embedding_size_rule
+from ..nn import TabularModule, embedding_size
 from ._encoder import CategoricalEncoder
 from ._net import TabularNet, one_cycle, predict_float64
 from ._validation import check_frame, column_names
@@ -324,7 +324,7 @@ default="adam"
             n for n, c in zip(names, self.encoder_.is_categorical_, strict=True) if c
         ]
         sizes = {
-            name: embedding_size_rule(n)
+            name: embedding_size(n)
             for name, n in zip(cat_names, self.encoder_.cardinalities_, strict=True)
         }
         if isinstance(self.embedding_sizes, str):  # "auto"

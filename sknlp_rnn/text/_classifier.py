@@ -94,6 +94,10 @@ default="adam"
         Extra skorch callbacks (or ``(name, callback)`` tuples).
     device : str, default="auto"
         ``"auto"`` uses CUDA when available, else CPU; or ``"cpu"``, ``"cuda"``.
+    precision : {"32", "bf16", "fp16"}, default="32"
+        Training and prediction precision: ``"bf16"``/``"fp16"`` run forward
+        passes in mixed precision (``torch.autocast``; weights stay float32).
+        ``"fp16"`` needs CUDA and scales the loss; ``"bf16"`` also runs on CPU.
     random_state : int, RandomState instance or None, default=None
         Seed for weight initialisation, shuffling and the validation split.
     verbose : int, default=0
@@ -170,6 +174,7 @@ default="adam"
         patience=None,
         callbacks=None,
         device="auto",
+        precision="32",
         random_state=None,
         verbose=0,
     ):
@@ -192,6 +197,7 @@ default="adam"
         self.patience = patience
         self.callbacks = callbacks
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 

@@ -1,12 +1,7 @@
 import pytest
 import torch
 
-from sknlp_rnn.nn import SingleRowBatchNorm1d, TabularModule, embedding_size_rule
-
-
-def test_embedding_size_rule():
-    assert [embedding_size_rule(n) for n in (1, 2, 10, 100)] == [2, 2, 6, 21]
-    assert embedding_size_rule(10**7) == 600
+from sknlp_rnn.nn import SingleRowBatchNorm1d, TabularModule
 
 
 def test_shapes_and_layers():

@@ -1,0 +1,248 @@
+"""Collaborative-filtering modules: a factorization machine over id fields and an
+MLP on concatenated id embeddings.
+
+Both read a batch of integer ids of shape ``(batch, n_fields)``: field 0 is the
+user, field 1 the item, further fields are categorical side features. Id 0 of
+every field is the "unknown" slot: its embedding and bias are zero and never
+trained, so an id never seen in training contributes nothing.
+
+Imports torch only, never scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def embedding_size(n_categories: int) -> int:
+    """Embedding width for a field with ``n_categories`` distinct ids.
+
+    The width grows sub-linearly with the number of ids,
+    ``min(600, round(1.6 * n_categories ** 0.56))``, and is at least 1.
+
+    Parameters
+    ----------
+    n_categories : int
+        Number of distinct ids in the field.
+
+    Returns
+    -------
+    width : int
+        Embedding width.
+
+    Examples
+    --------
+    >>> from sknlp_rnn.nn import embedding_size
+    >>> embedding_size(671), embedding_size(9066)
+    (61, 263)
+    """
+    return max(1, min(600, round(1.6 * n_categories**0.56)))
+
+
+def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Squash ``x`` into the open interval ``(low, high)`` with a scaled sigmoid.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Scores on the real line.
+    low, high : float
+        Bounds of the output range.
+
+    Returns
+    -------
+    out : torch.Tensor
+        ``low + (high - low) * sigmoid(x)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknlp_rnn.nn import sigmoid_range
+    >>> sigmoid_range(torch.tensor([0.0]), 0.0, 5.5)
+    tensor([2.7500])
+    """
+    return low + (high - low) * torch.sigmoid(x)
+
+
+def _output_bias(target_mean: float, y_range: tuple[float, float] | None) -> float:
+    """The pre-sigmoid score whose output is ``target_mean``."""
+    if y_range is None:
+        return float(target_mean)
+    low, high = y_range
+    p = (target_mean - low) / (high - low)
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def _mean_square(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Batch mean of the summed squares of looked-up embedding rows."""
+    return sum(r.square().sum(1) for r in rows).mean()
+
+
+def _id_embeddings(cardinalities: Sequence[int], widths: Sequence[int]):
+    """One embedding per field with a frozen all-zero unknown row at index 0."""
+    tables = nn.ModuleList()
+    for n, width in zip(cardinalities, widths, strict=True):
+        table = nn.Embedding(n, width, padding_idx=0)
+        if width > 1:
+            nn.init.trunc_normal_(table.weight, std=0.01, a=-0.02, b=0.02)
+        else:
+            nn.init.zeros_(table.weight)
+        with torch.no_grad():
+            table.weight[0].zero_()
+        tables.append(table)
+    return tables
+
+
+class DotProductBias(nn.Module):
+    """Factors and biases per id, combined by dot products (a factorization machine).
+
+    The score of a row is a global bias, plus the bias of each of its ids, plus
+    the dot product of the factor vectors of every pair of its ids. With two
+    fields (user, item) this is ``user . item + user_bias + item_bias +
+    global_bias``, the classic biased matrix factorization. The score is passed
+    through :func:`sigmoid_range` when ``y_range`` is given.
+
+    In training mode each forward pass stores ``last_penalty``: the batch mean
+    of the squared norms of the factors and biases it looked up, an L2 term to
+    add to the loss (classic matrix-factorization regularisation). In
+    evaluation mode the dot products are summed in float64 (and the output is
+    float64), so a row's prediction is the same whatever batch it is in.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Number of ids in each field, counting the unknown slot 0.
+    n_factors : int, default=50
+        Width of every factor vector.
+    y_range : tuple of (float, float) or None, default=None
+        Output range of the scaled sigmoid; ``None`` leaves the score linear.
+    dropout : float, default=0.0
+        Dropout on the factor vectors during training.
+    target_mean : float, default=0.0
+        Initial output (the global bias starts at the score giving it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknlp_rnn.nn import DotProductBias
+    >>> model = DotProductBias([4, 6], n_factors=3, y_range=(0.0, 5.5))
+    >>> tuple(model(torch.tensor([[1, 2], [3, 5]])).shape)
+    (2,)
+    """
+
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        n_factors: int = 50,
+        y_range: tuple[float, float] | None = None,
+        dropout: float = 0.0,
+        target_mean: float = 0.0,
+    ):
+        super().__init__()
+        n_fields = len(cardinalities)
+        if n_fields < 2:
+            raise ValueError(f"need at least two id fields, got {n_fields}.")
+        self.y_range = None if y_range is None else tuple(map(float, y_range))
+        self.factors = _id_embeddings(cardinalities, [n_factors] * n_fields)
+        self.biases = _id_embeddings(cardinalities, [1] * n_fields)
+        self.global_bias = nn.Parameter(
+            torch.tensor(_output_bias(target_mean, self.y_range))
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.last_penalty: torch.Tensor | None = None
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores before the output squashing, shape ``(batch,)``."""
+        vectors = [table(x[:, f]) for f, table in enumerate(self.factors)]
+        biases = [table(x[:, f])[:, 0] for f, table in enumerate(self.biases)]
+        if self.training:
+            self.last_penalty = _mean_square(vectors + [b[:, None] for b in biases])
+        vectors = [self.dropout(v) for v in vectors]
+        if not self.training:
+            # float64 sums: a row's prediction then does not depend on its batch
+            vectors = [v.double() for v in vectors]
+        if len(vectors) == 2:
+            interaction = (vectors[0] * vectors[1]).sum(1)
+        else:
+            stacked = torch.stack(vectors, 1)
+            total = stacked.sum(1)
+            interaction = 0.5 * (total * total - (stacked * stacked).sum(1)).sum(1)
+        return interaction + sum(biases) + self.global_bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.score(x)
+        if self.y_range is not None:
+            out = sigmoid_range(out, *self.y_range)
+        return out
+
+
+class CollabNN(nn.Module):
+    """An MLP on the concatenated id embeddings of a row.
+
+    Each field has its own embedding (widths may differ, see
+    :func:`embedding_size`); the embeddings of a row are concatenated and fed
+    through ``hidden_sizes`` ReLU layers to one output, passed through
+    :func:`sigmoid_range` when ``y_range`` is given. In training mode each
+    forward pass stores ``last_penalty``, the batch mean of the squared norms
+    of the embeddings it looked up.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Number of ids in each field, counting the unknown slot 0.
+    embedding_sizes : sequence of int
+        Embedding width of each field.
+    hidden_sizes : sequence of int, default=(100,)
+        Widths of the hidden layers.
+    y_range : tuple of (float, float) or None, default=None
+        Output range of the scaled sigmoid; ``None`` leaves the output linear.
+    dropout : float, default=0.0
+        Dropout on the embeddings and after each hidden layer.
+    target_mean : float, default=0.0
+        Initial output (the last layer's bias starts at the score giving it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknlp_rnn.nn import CollabNN
+    >>> model = CollabNN([4, 6], embedding_sizes=[3, 4], hidden_sizes=(8,))
+    >>> tuple(model(torch.tensor([[1, 2], [3, 5]])).shape)
+    (2,)
+    """
+
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        embedding_sizes: Sequence[int],
+        hidden_sizes: Sequence[int] = (100,),
+        y_range: tuple[float, float] | None = None,
+        dropout: float = 0.0,
+        target_mean: float = 0.0,
+    ):
+        super().__init__()
+        self.y_range = None if y_range is None else tuple(map(float, y_range))
+        self.embeddings = _id_embeddings(cardinalities, embedding_sizes)
+        layers: list[nn.Module] = [nn.Dropout(dropout)]
+        width = sum(embedding_sizes)
+        for hidden in hidden_sizes:
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        last = nn.Linear(width, 1)
+        with torch.no_grad():
+            last.bias.fill_(_output_bias(target_mean, self.y_range))
+        self.mlp = nn.Sequential(*layers, last)
+        self.last_penalty: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        embedded = [table(x[:, f]) for f, table in enumerate(self.embeddings)]
+        if self.training:
+            self.last_penalty = _mean_square(embedded)
+        out = self.mlp(torch.cat(embedded, 1))[:, 0]
+        if self.y_range is not None:
+            out = sigmoid_range(out, *self.y_range)
+        return out

@@ -1,0 +1,526 @@
+"""CollabFilterRegressor: ratings from learned user and item embeddings.
+
+Depends on torch, scikit-learn, scipy, pandas and numpy (skorch through
+``_collab_net``).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+from sklearn.base import RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from .._base import BaseRNNEstimator
+from ..nn import CollabNN, DotProductBias, embedding_size
+from ._collab_net import _HAS_FUSED_ADAM, _CollabNet, _OneCycle
+
+# -- ids ----------------------------------------------------------------------
+
+
+def _learn_ids(column):
+    """Distinct ids of one column, sorted when the ids are comparable."""
+    try:
+        ids = pd.unique(pd.Series(column, dtype=column.dtype))
+    except TypeError as exc:
+        raise TypeError(_UNHASHABLE.format(exc)) from exc
+    try:
+        return np.sort(ids)
+    except TypeError:  # mixed types such as strings and numbers
+        return ids
+
+
+def _encode_ids(column, ids):
+    """Positions of ``column`` in ``ids`` plus one; 0 for ids not in ``ids``."""
+    try:
+        return pd.Index(ids).get_indexer(column).astype(np.int64) + 1
+    except TypeError as exc:
+        raise TypeError(_UNHASHABLE.format(exc)) from exc
+
+
+_NAMES = ("user", "item")
+
+_UNHASHABLE = (
+    "CollabFilterRegressor ids must be hashable values such as a string or a "
+    "number ({})."
+)
+
+
+# -- estimator ----------------------------------------------------------------
+
+
+class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
+    """Collaborative filtering: predict ratings from user and item embeddings.
+
+    Each user and each item gets a learned factor vector and a bias. With
+    ``model="dot"`` a rating is the dot product of the user's and the item's
+    factors plus both biases and a global bias, squashed into ``y_range`` by a
+    scaled sigmoid (biased matrix factorization). With ``model="mlp"`` the
+    user and item embeddings are concatenated and fed through a small ReLU
+    network instead.
+
+    **Input.** Column 0 of ``X`` holds user ids and column 1 item ids: a
+    DataFrame with any column names, a 2-column array or a list of pairs. Ids
+    are any hashable values (numbers, strings, ...), need not be contiguous and
+    may be negative; a table learned in ``fit`` maps them to embedding rows. A
+    list of pairs mixing strings and numbers is read by NumPy as all strings;
+    pass a DataFrame to keep each column's type.
+
+    **Side features.** Further columns are accepted as categorical side
+    features (genre, time bucket, ...): each gets its own factors and bias and
+    interacts with every other column by dot products, as in a factorization
+    machine (``model="dot"``), or is one more concatenated embedding
+    (``model="mlp"``). So any number of columns from two up is valid; this is
+    also why scikit-learn's estimator checks, which vary the column count,
+    all apply.
+
+    **Unknown ids.** Row 0 of every embedding is an "unknown" slot whose
+    factors and bias are zero and never trained. An id not seen in ``fit``
+    maps to it, so it contributes nothing: with ``model="dot"`` an unknown
+    user's rating of a known item is the global bias plus the item's bias
+    (through the sigmoid), and an unknown user and item get the global bias
+    alone, which starts at the mean training rating. Never an error, never NaN.
+    Missing ids (NaN, None) are an error, not unknown ids.
+
+    **Weight decay.** ``weight_decay`` is an L2 penalty on the factors and
+    biases of the ids in each batch, added to the mean squared error once per
+    rating (classic matrix-factorization regularisation): frequent users and
+    items are held back more, and rows absent from a batch are not shrunk.
+    The dense layers of ``model="mlp"`` and the global bias have no penalty.
+
+    Parameters
+    ----------
+    model : {"dot", "mlp"}, default="dot"
+        ``"dot"``: factors and biases combined by dot products. ``"mlp"``:
+        concatenated embeddings through ``hidden_sizes`` ReLU layers.
+    n_factors : int or None, default=None
+        Width of every factor vector / embedding. ``None``: 50 for
+        ``model="dot"``; for ``model="mlp"`` each column gets
+        ``min(600, round(1.6 * n_ids ** 0.56))`` (see
+        :func:`sknlp_rnn.nn.embedding_size`).
+    hidden_sizes : tuple of int, default=(100,)
+        Hidden layer widths of ``model="mlp"`` (unused by ``"dot"``).
+    dropout : float, default=0.0
+        Dropout on the factor vectors (``"dot"``) or on the embeddings and
+        hidden layers (``"mlp"``) during training.
+    y_range : "auto", tuple of (float, float) or None, default="auto"
+        Output range of the scaled sigmoid. ``"auto"`` widens the observed
+        rating range by 0.5 on each side, e.g. ``(0, 5.5)`` for ratings from
+        0.5 to 5 stars. An explicit range must contain every training rating
+        (bounds included), else ``fit`` raises ``ValueError``. ``None`` gives
+        an unbounded linear output.
+    lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
+        ``"one_cycle"`` warms the learning rate up to ``lr`` and anneals it
+        over the ``max_epochs`` epochs (torch's ``OneCycleLR``, one step per
+        batch); ``"constant"`` keeps ``lr``.
+    lr : float, default=5e-3
+        (Peak) learning rate.
+    max_epochs : int, default=10
+        Number of passes over the ratings.
+    batch_size : int, default=1024
+        Ratings per batch.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+default="adam"
+        Optimizer.
+    weight_decay : float, default=0.12
+        L2 penalty on the factors and biases of the ids in each batch (see
+        above); the optimizer itself gets no weight decay.
+    validation_fraction : float or None, default=None
+        Fraction of the ratings held out to report a validation loss each
+        epoch; ``None`` trains on everything.
+    patience : int or None, default=None
+        Stop after this many epochs without improvement of the validation loss
+        (training loss without a validation set) and restore the best weights.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (or ``(name, callback)`` tuples).
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else CPU; or ``"cpu"``, ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for weight initialisation, shuffling and the validation split.
+    verbose : int, default=0
+        ``0`` is silent; ``1`` prints one line per epoch.
+
+    Attributes
+    ----------
+    ids_ : list of ndarray
+        Known ids of each column, in the order of their embedding rows
+        (row ``i + 1`` holds ``ids_[col][i]``; row 0 is the unknown slot).
+    y_range_ : tuple of (float, float) or None
+        Output range used.
+    embedding_sizes_ : list of int
+        Embedding width of each column.
+    user_factors_ : DataFrame of shape (n_users, n_factors)
+        Learned user factors (``model="mlp"``: embeddings), indexed by user id.
+    item_factors_ : DataFrame of shape (n_items, n_factors)
+        Learned item factors (``model="mlp"``: embeddings), indexed by item id.
+    user_bias_ : Series of shape (n_users,)
+        Learned user biases, indexed by user id (``model="dot"`` only).
+    item_bias_ : Series of shape (n_items,)
+        Learned item biases, indexed by item id (``model="dot"`` only).
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen in ``fit`` (only when they are all strings).
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch training record (``train_loss``, ``valid_loss``).
+    device_ : str
+        Device the model was trained on.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    sknlp_rnn.nn.DotProductBias : The torch module behind ``model="dot"``.
+    sknlp_rnn.nn.CollabNN : The torch module behind ``model="mlp"``.
+
+    Examples
+    --------
+    >>> from sknlp_rnn import CollabFilterRegressor
+    >>> X = [["ann", "up"], ["ann", "jaws"], ["bob", "up"], ["bob", "heat"],
+    ...      ["cy", "jaws"], ["cy", "heat"]]
+    >>> y = [5.0, 1.0, 4.5, 2.0, 1.5, 2.5]
+    >>> model = CollabFilterRegressor(n_factors=2, max_epochs=200, lr=0.05,
+    ...                               weight_decay=0.0, random_state=0)
+    >>> model.fit(X, y).predict([["ann", "up"], ["dan", "up"]]).round(1)
+    array([5. , 3.5])
+    >>> model.recommend("ann", n=1).round(1)
+       item  predicted_rating
+    0  heat               1.6
+    """
+
+    _parameter_constraints: dict = {
+        **BaseRNNEstimator._parameter_constraints,
+        "model": [StrOptions({"dot", "mlp"})],
+        "n_factors": [None, Interval(Integral, 1, None, closed="left")],
+        "hidden_sizes": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "y_range": [None, StrOptions({"auto"}), tuple, list],
+        "lr_schedule": [StrOptions({"one_cycle", "constant"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        model="dot",
+        n_factors=None,
+        hidden_sizes=(100,),
+        dropout=0.0,
+        y_range="auto",
+        lr_schedule="one_cycle",
+        lr=5e-3,
+        max_epochs=10,
+        batch_size=1024,
+        optimizer="adam",
+        weight_decay=0.12,
+        validation_fraction=None,
+        patience=None,
+        callbacks=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.n_factors = n_factors
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.y_range = y_range
+        self.lr_schedule = lr_schedule
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+    # -- validation ------------------------------------------------------------
+
+    def _check_ids(self, X, y=None, *, reset):
+        """Validate ``X`` (and ``y``) and return the id matrix as given."""
+        name = type(self).__name__
+        if reset:
+            X, y = validate_data(self, X, y, dtype=None, y_numeric=True, reset=True)
+        else:
+            X = validate_data(self, X, dtype=None, reset=False)
+        if X.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported by {name}.")
+        if X.shape[1] < 2:
+            raise ValueError(
+                f"{name} needs at least two columns (user id, item id); got "
+                f"{X.shape[1]} feature(s)."
+            )
+        if X.dtype == object and pd.isna(X).any():
+            raise ValueError(
+                f"Input X contains NaN or None ids; {name} needs every user and "
+                "item id. Drop those rows or give them an id of their own."
+            )
+        return X if y is None else (X, y.astype(np.float32))
+
+    def _resolve_y_range(self, y):
+        low, high = float(y.min()), float(y.max())
+        if self.y_range is None:
+            return None
+        if isinstance(self.y_range, str):
+            return (low - 0.5, high + 0.5)
+        try:
+            bounds = tuple(float(b) for b in self.y_range)
+        except (TypeError, ValueError):
+            bounds = ()
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
+            raise ValueError(
+                "y_range must be 'auto', None or a pair (low, high) with low < "
+                f"high; got {self.y_range!r}."
+            )
+        if low < bounds[0] or high > bounds[1]:
+            raise ValueError(
+                f"Training ratings span [{low:g}, {high:g}], outside "
+                f"y_range={self.y_range!r}; the model could never predict them. "
+                "Widen y_range, use y_range='auto', or clip the ratings."
+            )
+        return bounds
+
+    def _encode(self, X):
+        return np.column_stack(
+            [_encode_ids(X[:, j], ids) for j, ids in enumerate(self.ids_)]
+        )
+
+    # -- fit / predict ---------------------------------------------------------
+
+    def _build_module(self, target_mean=0.0):
+        """The torch module (fresh weights); ``target_mean`` sets the first output."""
+        cardinalities = [len(ids) + 1 for ids in self.ids_]
+        if self.model == "dot":
+            return DotProductBias(
+                cardinalities,
+                n_factors=self.embedding_sizes_[0],
+                y_range=self.y_range_,
+                dropout=self.dropout,
+                target_mean=target_mean,
+            )
+        return CollabNN(
+            cardinalities,
+            embedding_sizes=self.embedding_sizes_,
+            hidden_sizes=tuple(self.hidden_sizes),
+            y_range=self.y_range_,
+            dropout=self.dropout,
+            target_mean=target_mean,
+        )
+
+    def fit(self, X, y):
+        """Learn user and item embeddings from ratings.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_ratings, n_columns), n_columns >= 2
+            User ids, item ids and optional categorical side-feature columns.
+        y : array-like of shape (n_ratings,)
+            Ratings.
+
+        Returns
+        -------
+        self : CollabFilterRegressor
+            The fitted model.
+        """
+        self._validate_params()
+        if not all(isinstance(h, Integral) and h > 0 for h in self.hidden_sizes):
+            raise ValueError(
+                "hidden_sizes must be a tuple of positive ints; got "
+                f"{self.hidden_sizes!r}."
+            )
+        X, y = self._check_ids(X, y, reset=True)
+        self.y_range_ = self._resolve_y_range(y)
+        self.ids_ = [_learn_ids(X[:, j]) for j in range(X.shape[1])]
+        if self.n_factors is not None:
+            self.embedding_sizes_ = [int(self.n_factors)] * len(self.ids_)
+        elif self.model == "dot":
+            self.embedding_sizes_ = [50] * len(self.ids_)
+        else:
+            self.embedding_sizes_ = [embedding_size(len(ids)) for ids in self.ids_]
+        codes = self._encode(X)
+        self._seen = sparse.csr_matrix(
+            (np.ones(len(codes), dtype=bool), (codes[:, 0], codes[:, 1])),
+            shape=(len(self.ids_[0]) + 1, len(self.ids_[1]) + 1),
+        )
+        target_mean = float(y.mean())
+        callbacks = []
+        if self.lr_schedule == "one_cycle":
+            callbacks.append(("one_cycle", _OneCycle()))
+        self._fit_net(
+            lambda: self._build_module(target_mean),
+            codes,
+            y,
+            criterion=torch.nn.MSELoss,
+            net_class=_CollabNet,
+            callbacks=callbacks,
+            penalty=self.weight_decay,
+            optimizer__param_groups=[("*", {"weight_decay": 0.0})],
+            **self._fused_optimizer(),
+        )
+        return self
+
+    def _fused_optimizer(self):
+        """Fused Adam/AdamW (one kernel per step) where torch has it."""
+        if self.optimizer in ("adam", "adamw") and _HAS_FUSED_ADAM:
+            return {"optimizer__fused": True}
+        return {}
+
+    def predict(self, X):
+        """Predict ratings; unknown ids are predicted from what is known.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_ratings, n_features_in_)
+            User ids, item ids (and side features), as in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_ratings,)
+            Predicted ratings.
+        """
+        self._check_fitted()
+        X = self._check_ids(X, reset=False)
+        return self._forward(self._encode(X)).astype(np.float64)
+
+    # -- introspection ---------------------------------------------------------
+
+    def _column_name(self, col, default):
+        names = getattr(self, "feature_names_in_", None)
+        return default if names is None else str(names[col])
+
+    def _factors(self, col):
+        self._check_fitted()
+        module = self.net_.module_
+        tables = module.factors if self.model == "dot" else module.embeddings
+        weight = tables[col].weight.detach().cpu().numpy()[1:].astype(np.float64)
+        index = pd.Index(self.ids_[col], name=self._column_name(col, _NAMES[col]))
+        return pd.DataFrame(weight, index=index)
+
+    def _bias(self, col):
+        self._check_fitted()
+        if self.model != "dot":
+            raise AttributeError(
+                "Biases exist only for model='dot'; this model is "
+                f"model={self.model!r}."
+            )
+        weight = self.net_.module_.biases[col].weight.detach().cpu().numpy()
+        index = pd.Index(self.ids_[col], name=self._column_name(col, _NAMES[col]))
+        return pd.Series(weight[1:, 0].astype(np.float64), index=index, name="bias")
+
+    @property
+    def user_factors_(self):
+        """Learned user factors, one row per user id (DataFrame)."""
+        return self._factors(0)
+
+    @property
+    def item_factors_(self):
+        """Learned item factors, one row per item id (DataFrame)."""
+        return self._factors(1)
+
+    @property
+    def user_bias_(self):
+        """Learned user biases indexed by user id (Series, model='dot')."""
+        return self._bias(0)
+
+    @property
+    def item_bias_(self):
+        """Learned item biases indexed by item id (Series, model='dot')."""
+        return self._bias(1)
+
+    def recommend(self, user, n=10, exclude_seen=True):
+        """The ``n`` items with the highest predicted rating for ``user``.
+
+        Side-feature columns, if any, are left at their unknown slot (they add
+        nothing). An unknown user gets the items ranked by the global and item
+        biases alone (``model="dot"``).
+
+        Parameters
+        ----------
+        user : hashable
+            A user id.
+        n : int, default=10
+            Number of items to return (fewer when fewer are left).
+        exclude_seen : bool, default=True
+            Leave out the items this user rated in ``fit``.
+
+        Returns
+        -------
+        recommendations : DataFrame
+            Columns: the item column name (``"item"`` without names) and
+            ``"predicted_rating"``, best first.
+        """
+        self._check_fitted()
+        _check_n(n)
+        items = self.ids_[1]
+        u = _encode_ids(np.array([user], dtype=object), self.ids_[0])[0]
+        codes = np.zeros((len(items), len(self.ids_)), dtype=np.int64)
+        codes[:, 0] = u
+        codes[:, 1] = np.arange(1, len(items) + 1)
+        scores = self._forward(codes).astype(np.float64)
+        keep = np.ones(len(items), dtype=bool)
+        if exclude_seen and u > 0:
+            keep[self._seen[u].indices - 1] = False
+        candidates = np.flatnonzero(keep)
+        order = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
+        return pd.DataFrame(
+            {
+                self._column_name(1, "item"): items[order],
+                "predicted_rating": scores[order],
+            }
+        )
+
+    def similar_items(self, item, n=10):
+        """The ``n`` items whose factors have the highest cosine similarity.
+
+        Parameters
+        ----------
+        item : hashable
+            An item id seen in ``fit``.
+        n : int, default=10
+            Number of items to return, not counting ``item`` itself.
+
+        Returns
+        -------
+        similar : DataFrame
+            Columns: the item column name (``"item"`` without names) and
+            ``"similarity"``, most similar first.
+        """
+        self._check_fitted()
+        _check_n(n)
+        i = _encode_ids(np.array([item], dtype=object), self.ids_[1])[0]
+        if i == 0:
+            raise ValueError(f"Item {item!r} was not seen in fit.")
+        factors = self.item_factors_.to_numpy()
+        norms = np.linalg.norm(factors, axis=1)
+        norms[norms == 0] = 1.0
+        unit = factors / norms[:, None]
+        similarity = unit @ unit[i - 1]
+        similarity[i - 1] = -np.inf
+        order = np.argsort(-similarity, kind="stable")[: min(n, len(factors) - 1)]
+        return pd.DataFrame(
+            {
+                self._column_name(1, "item"): self.ids_[1][order],
+                "similarity": similarity[order],
+            }
+        )
+
+
+def _check_n(n):
+    if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}.")

@@ -1,0 +1,88 @@
+"""Tests of the collaborative-filtering torch modules."""
+
+import itertools
+
+import pytest
+import torch
+
+from sknlp_rnn.nn import CollabNN, DotProductBias, embedding_size, sigmoid_range
+
+
+def ids(*columns):
+    return torch.tensor(list(zip(*columns, strict=True)))
+
+
+def test_two_fields_is_biased_matrix_factorization():
+    torch.manual_seed(0)
+    model = DotProductBias([5, 7], n_factors=3)
+    x = ids([1, 2, 4], [6, 3, 1])
+    u, i = model.factors[0](x[:, 0]), model.factors[1](x[:, 1])
+    bu, bi = model.biases[0](x[:, 0])[:, 0], model.biases[1](x[:, 1])[:, 0]
+    expected = (u * i).sum(1) + bu + bi + model.global_bias
+    torch.testing.assert_close(model(x), expected)
+
+
+def test_more_fields_sum_every_pairwise_dot_product():
+    torch.manual_seed(0)
+    model = DotProductBias([4, 5, 3, 6], n_factors=2)
+    for table in model.biases:
+        torch.nn.init.normal_(table.weight)
+    x = ids([1, 3], [4, 2], [2, 1], [5, 0])
+    vectors = [table(x[:, f]) for f, table in enumerate(model.factors)]
+    pairs = sum((a * b).sum(1) for a, b in itertools.combinations(vectors, 2))
+    biases = sum(table(x[:, f])[:, 0] for f, table in enumerate(model.biases))
+    torch.testing.assert_close(model.score(x), pairs + biases + model.global_bias)
+
+
+def test_unknown_slot_is_zero_and_gets_no_gradient():
+    model = DotProductBias([3, 3], n_factors=4, y_range=(0.0, 5.5), target_mean=3.5)
+    x = ids([0, 0], [0, 2])
+    out = model(x)
+    # both ids unknown: the output is the initial target mean
+    assert out[0].item() == pytest.approx(3.5, rel=1e-5)
+    out.sum().backward()
+    for table in [*model.factors, *model.biases]:
+        assert torch.count_nonzero(table.weight[0]) == 0
+        assert torch.count_nonzero(table.weight.grad[0]) == 0
+
+
+def test_y_range_bounds_outputs():
+    model = DotProductBias([3, 3], n_factors=2, y_range=(1.0, 2.0))
+    with torch.no_grad():
+        model.global_bias.fill_(100.0)
+    assert model(ids([1], [2])).item() <= 2.0
+    assert sigmoid_range(torch.tensor(-100.0), 1.0, 2.0).item() == pytest.approx(1.0)
+
+
+def test_training_forward_stores_l2_penalty_of_used_rows():
+    model = DotProductBias([3, 3], n_factors=2)
+    x = ids([1, 2], [2, 0])
+    rows = [
+        model.factors[f](x[:, f]).square().sum(1) + model.biases[f](x[:, f])[:, 0] ** 2
+        for f in range(2)
+    ]
+    model(x)
+    torch.testing.assert_close(model.last_penalty, (rows[0] + rows[1]).mean())
+    model.eval()
+    model.last_penalty = None
+    assert model(x).dtype == torch.float64 and model.last_penalty is None
+
+
+def test_collab_nn_shapes_and_range():
+    model = CollabNN(
+        [10, 20, 4], embedding_sizes=[3, 5, 2], hidden_sizes=(8, 4), y_range=(0, 1)
+    )
+    out = model(ids([1, 9, 0], [19, 0, 3], [3, 2, 1]))
+    assert out.shape == (3,) and ((out > 0) & (out < 1)).all()
+    assert model.last_penalty.item() > 0
+
+
+def test_embedding_size_rule():
+    assert embedding_size(1) == 2
+    assert embedding_size(10**9) == 600
+    assert embedding_size(671) == 61
+
+
+def test_needs_two_fields():
+    with pytest.raises(ValueError, match="at least two"):
+        DotProductBias([3])

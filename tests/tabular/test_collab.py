@@ -1,0 +1,328 @@
+"""Tests of CollabFilterRegressor: learning, unknown ids, introspection, bad input."""
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from sknlp_rnn import CollabFilterRegressor
+from sknlp_rnn.exceptions import NotFittedError
+from sknlp_rnn.nn import sigmoid_range
+
+FAST = {
+    "n_factors": 4,
+    "max_epochs": 30,
+    "batch_size": 128,
+    "lr": 0.02,
+    "random_state": 0,
+}
+
+
+def low_rank_ratings(n_users=60, n_items=50, rank=2, noise=0.1, density=0.5, seed=0):
+    """Ratings from a rank-``rank`` matrix plus Gaussian noise, split 80/20."""
+    rng = np.random.RandomState(seed)
+    users = rng.normal(size=(n_users, rank))
+    items = rng.normal(size=(n_items, rank))
+    full = 3.0 + 0.6 * users @ items.T + 0.3 * rng.normal(size=(1, n_items))
+    mask = rng.uniform(size=full.shape) < density
+    u, i = np.nonzero(mask)
+    y = full[u, i] + noise * rng.normal(size=len(u))
+    X = np.column_stack([u + 100, i + 500])  # ids need not start at 0
+    order = rng.permutation(len(y))
+    cut = int(0.8 * len(y))
+    train, test = order[:cut], order[cut:]
+    return X[train], y[train], X[test], y[test]
+
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return low_rank_ratings()
+
+
+@pytest.fixture(scope="module")
+def fitted(ratings):
+    X, y, _, _ = ratings
+    return CollabFilterRegressor(**FAST, weight_decay=1e-3).fit(X, y)
+
+
+# -- learning -------------------------------------------------------------------
+
+
+def test_recovers_low_rank_matrix(ratings, fitted):
+    _, y, X_test, y_test = ratings
+    baseline = rmse(y_test, np.full_like(y_test, y.mean()))
+    ours = rmse(y_test, fitted.predict(X_test))
+    # noise level is 0.1; the global mean is ~1.3 off
+    assert ours < 0.2, ours
+    assert ours < 0.15 * baseline
+
+
+def test_mlp_beats_global_mean(ratings):
+    X, y, X_test, y_test = ratings
+    model = CollabFilterRegressor(
+        model="mlp", hidden_sizes=(32,), **{**FAST, "n_factors": None}
+    ).fit(X, y)
+    assert model.embedding_sizes_ == [16, 14]  # the embedding-size rule
+    baseline = rmse(y_test, np.full_like(y_test, y.mean()))
+    assert rmse(y_test, model.predict(X_test)) < 0.6 * baseline
+
+
+def test_side_feature_columns_are_used():
+    # the rating depends only on a third column: users and items are noise
+    rng = np.random.RandomState(0)
+    n = 600
+    X = np.column_stack(
+        [rng.randint(20, size=n), rng.randint(20, size=n), rng.randint(3, size=n)]
+    )
+    y = np.array([1.0, 3.0, 5.0])[X[:, 2]]
+    model = CollabFilterRegressor(**FAST, weight_decay=0.0).fit(X, y)
+    assert model.n_features_in_ == 3
+    assert rmse(y, model.predict(X)) < 0.2
+    with pytest.raises(ValueError, match="X has 2 features"):
+        model.predict(X[:, :2])
+
+
+def test_default_lr_and_batch_size_learn():
+    X, y, X_test, y_test = low_rank_ratings(n_users=120, n_items=80, density=0.8)
+    model = CollabFilterRegressor(n_factors=8, max_epochs=40, random_state=0)
+    model.fit(X, y)
+    assert model.batch_size == 1024
+    baseline = rmse(y_test, np.full_like(y_test, y.mean()))
+    assert rmse(y_test, model.predict(X_test)) < 0.5 * baseline
+
+
+def test_validation_split_and_early_stopping(ratings):
+    X, y, _, _ = ratings
+    model = CollabFilterRegressor(
+        **{**FAST, "max_epochs": 50}, validation_fraction=0.2, patience=2
+    ).fit(X, y)
+    assert "valid_loss" in model.history_[-1]
+    assert model.n_iter_ <= 50
+
+
+def test_constant_lr_schedule(ratings):
+    X, y, _, _ = ratings
+    model = CollabFilterRegressor(**FAST, lr_schedule="constant").fit(X, y)
+    assert model.net_.optimizer_.param_groups[0]["lr"] == FAST["lr"]
+
+
+# -- ids, unknown ids -----------------------------------------------------------
+
+
+def movie_frame():
+    return pd.DataFrame(
+        {
+            "user": ["ann", "ann", "bob", "bob", "cy", "cy", "cy"],
+            "movie": [10, 20, 10, 30, 20, 30, 40],
+            "stars": [5.0, 1.0, 4.5, 2.0, 1.5, 2.5, 4.0],
+        }
+    )
+
+
+def test_dataframe_with_string_and_int_ids():
+    df = movie_frame()
+    model = CollabFilterRegressor(**FAST).fit(df[["user", "movie"]], df["stars"])
+    assert list(model.feature_names_in_) == ["user", "movie"]
+    assert list(model.user_factors_.index) == ["ann", "bob", "cy"]
+    assert model.user_factors_.index.name == "user"
+    assert list(model.item_factors_.index) == [10, 20, 30, 40]
+    assert model.item_factors_.shape == (4, 4)
+    assert list(model.item_bias_.index) == [10, 20, 30, 40]
+    assert model.recommend("ann").columns.tolist() == ["movie", "predicted_rating"]
+
+
+def test_negative_and_mixed_type_ids():
+    X = np.array([[-1, "a"], [-2, "b"], [-1, "b"], [3.5, "a"]], dtype=object)
+    y = [1.0, 2.0, 3.0, 4.0]
+    model = CollabFilterRegressor(**FAST).fit(X, y)
+    assert list(model.user_factors_.index) == [-2, -1, 3.5]
+    assert model.user_factors_.index.name == "user"
+    assert model.item_bias_.index.name == "item"
+    assert np.isfinite(model.predict(X)).all()
+
+
+def test_unknown_ids_use_known_side_bias(fitted, ratings):
+    X, _, _, _ = ratings
+    item = X[0, 1]
+    pred = fitted.predict([[-999, item], [X[0, 0], -999], [-999, -999]])
+    module = fitted.net_.module_
+    g = module.global_bias.detach()
+    expected = [
+        sigmoid_range(g + fitted.item_bias_[item], *fitted.y_range_),
+        sigmoid_range(g + fitted.user_bias_[X[0, 0]], *fitted.y_range_),
+        sigmoid_range(g, *fitted.y_range_),
+    ]
+    np.testing.assert_allclose(pred, [float(e) for e in expected], rtol=1e-5)
+
+
+def test_unknown_ids_never_nan_for_mlp(ratings):
+    X, y, _, _ = ratings
+    params = {**FAST, "max_epochs": 3}
+    model = CollabFilterRegressor(model="mlp", **params).fit(X, y)
+    pred = model.predict([[-1, X[0, 1]], [X[0, 0], -1], [-1, -1]])
+    assert np.isfinite(pred).all()
+    with pytest.raises(AttributeError, match="model='dot'"):
+        model.user_bias_  # noqa: B018
+
+
+def test_unknown_slot_stays_zero(fitted):
+    for table in [*fitted.net_.module_.factors, *fitted.net_.module_.biases]:
+        assert torch.count_nonzero(table.weight[0]) == 0
+
+
+# -- recommend, similar_items ---------------------------------------------------
+
+
+def test_recommend_excludes_seen_items(fitted, ratings):
+    X, _, _, _ = ratings
+    user = X[0, 0]
+    seen = set(X[X[:, 0] == user, 1])
+    recs = fitted.recommend(user, n=10)
+    assert len(recs) == 10
+    assert not seen & set(recs["item"])
+    assert recs["predicted_rating"].is_monotonic_decreasing
+    everything = fitted.recommend(user, n=1000, exclude_seen=False)
+    assert len(everything) == len(fitted.ids_[1])
+    # ratings match predict
+    np.testing.assert_allclose(
+        everything["predicted_rating"],
+        fitted.predict(
+            np.column_stack([np.full(len(everything), user), everything["item"]])
+        ),
+        rtol=1e-6,
+    )
+    assert len(fitted.recommend(user, n=1000)) == len(fitted.ids_[1]) - len(seen)
+
+
+def test_recommend_for_unknown_user_ranks_by_item_bias(fitted):
+    recs = fitted.recommend("nobody", n=5)
+    assert list(recs["item"]) == list(
+        fitted.item_bias_.sort_values(ascending=False).index[:5]
+    )
+
+
+def test_similar_items(fitted):
+    item = fitted.ids_[1][0]
+    sim = fitted.similar_items(item, n=5)
+    assert len(sim) == 5 and item not in set(sim["item"])
+    assert sim["similarity"].is_monotonic_decreasing
+    factors = fitted.item_factors_
+    a, b = factors.loc[item].to_numpy(), factors.loc[sim["item"][0]].to_numpy()
+    cosine = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    assert sim["similarity"][0] == pytest.approx(cosine, rel=1e-6)
+    with pytest.raises(ValueError, match="not seen in fit"):
+        fitted.similar_items("nope")
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        fitted.similar_items(item, n=0)
+
+
+# -- bad input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "X, y, error, match",
+    [
+        ([[1], [2]], [1.0, 2.0], ValueError, "at least two columns"),
+        ([1, 2], [1.0, 2.0], ValueError, "Expected 2D array"),
+        ([[1.0, np.nan], [2.0, 1.0]], [1.0, 2.0], ValueError, "NaN"),
+        (np.array([["a", None], ["b", "c"]], dtype=object), [1, 2], ValueError, "NaN"),
+        ([[1, 2], [2, 1]], [1.0, np.nan], ValueError, "y contains NaN"),
+        ([[1, 2], [2, 1]], [1.0, np.inf], ValueError, "y contains infinity"),
+        (np.empty((0, 2)), [], ValueError, "0 sample"),
+        (np.array([[{}, 1], [2, 1]], dtype=object), [1, 2], TypeError, "hashable"),
+    ],
+)
+def test_bad_input(X, y, error, match):
+    with pytest.raises(error, match=match):
+        CollabFilterRegressor(**FAST).fit(X, y)
+
+
+def test_rating_outside_explicit_y_range_is_an_error():
+    X, y = [[1, 2], [2, 1]], [1.0, 6.0]
+    with pytest.raises(ValueError, match=r"outside y_range=\(1, 5\)"):
+        CollabFilterRegressor(y_range=(1, 5)).fit(X, y)
+    for bad in [(5, 1), (1, 2, 3), ("a", "b")]:
+        with pytest.raises(ValueError, match="low < high"):
+            CollabFilterRegressor(y_range=bad).fit(X, y)
+    model = CollabFilterRegressor(**FAST, y_range=(1, 6)).fit(X, y)  # bounds included
+    assert model.y_range_ == (1.0, 6.0)
+    preds = CollabFilterRegressor(**FAST, y_range=None).fit(X, y).predict(X)
+    assert np.isfinite(preds).all()
+
+
+def test_auto_y_range_widens_observed_range():
+    model = CollabFilterRegressor(**FAST).fit([[1, 2], [2, 1]], [0.5, 5.0])
+    assert model.y_range_ == (0.0, 5.5)
+    pred = model.predict([[1, 2], [9, 9]])
+    assert ((pred > 0) & (pred < 5.5)).all()
+
+
+def test_single_user():
+    X = [["solo", item] for item in "abcdef"]
+    y = [1.0, 2.0, 3.0, 4.0, 5.0, 3.0]
+    params = {**FAST, "max_epochs": 200, "weight_decay": 0.0}
+    model = CollabFilterRegressor(**params).fit(X, y)
+    assert rmse(y, model.predict(X)) < 0.3
+    assert len(model.recommend("solo")) == 0
+    assert len(model.recommend("solo", exclude_seen=False)) == 6
+
+
+def test_bad_hidden_sizes_and_not_fitted():
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        CollabFilterRegressor(model="mlp", hidden_sizes=(0,)).fit([[1, 2]], [1.0])
+    with pytest.raises(NotFittedError):
+        CollabFilterRegressor().predict([[1, 2]])
+    with pytest.raises(NotFittedError):
+        CollabFilterRegressor().recommend(1)
+    assert not hasattr(CollabFilterRegressor(), "user_factors_")
+
+
+# -- sklearn machinery ----------------------------------------------------------
+
+
+def test_grid_search(ratings):
+    X, y, _, _ = ratings
+    grid = GridSearchCV(
+        CollabFilterRegressor(**{**FAST, "max_epochs": 10}),
+        {"n_factors": [2, 4], "dropout": [0.0, 0.2], "weight_decay": [0.0, 1e-2]},
+        cv=2,
+        scoring="neg_root_mean_squared_error",
+    ).fit(X, y)
+    assert set(grid.best_params_) == {"n_factors", "dropout", "weight_decay"}
+    assert grid.best_estimator_.net_.module_.factors[0].embedding_dim in (2, 4)
+
+
+def test_pipeline_and_clone(ratings):
+    X, y, X_test, _ = ratings
+    pipe = Pipeline([("cf", CollabFilterRegressor(**FAST))]).fit(X, y)
+    np.testing.assert_array_equal(pipe.predict(X_test), pipe[-1].predict(X_test))
+    assert not hasattr(clone(pipe[-1]), "net_")
+
+
+def test_joblib_round_trip_is_exact(fitted, ratings, tmp_path):
+    _, _, X_test, _ = ratings
+    path = tmp_path / "cf.joblib"
+    joblib.dump(fitted, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(loaded.predict(X_test), fitted.predict(X_test))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(X_test[0, 0]), fitted.recommend(X_test[0, 0])
+    )
+
+
+def test_reproducible(ratings):
+    X, y, X_test, _ = ratings
+    params = {**FAST, "max_epochs": 5, "dropout": 0.1}
+    a = CollabFilterRegressor(**params).fit(X, y).predict(X_test)
+    b = CollabFilterRegressor(**params).fit(X, y).predict(X_test)
+    c = CollabFilterRegressor(**{**params, "random_state": 1}).fit(X, y).predict(X_test)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)

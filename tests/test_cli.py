@@ -1,0 +1,73 @@
+"""The ``sknlp-rnn`` command line."""
+
+import pytest
+import torch
+
+from sknlp_rnn import _demo
+from sknlp_rnn.cli import main
+
+torch.set_num_threads(1)
+
+
+def test_help_describes_the_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_demo_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--quick", "--output", "--device", "--synthetic", "--only"):
+        assert option in out
+    assert "--tiny" not in out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage: sknlp-rnn" in capsys.readouterr().out
+
+
+def test_bad_device_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--device", "tpu"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_tiny_demo_runs_the_available_workflows(capsys, tmp_path):
+    status = main(
+        ["demo", "--tiny", "--synthetic", "--device", "cpu", "--output", str(tmp_path)]
+    )
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "Data: generated (--synthetic)." in out
+    ran = [wf for wf in _demo.WORKFLOWS if not _demo.missing(wf)]
+    for wf in _demo.WORKFLOWS:
+        expected = f"== {wf.title}\n" if wf in ran else f"{wf.title}: skipped"
+        assert expected in out
+    table = out.split("Summary")[1]
+    assert "fit s" in table and "text classification" in table
+    pngs = list(tmp_path.glob("*.png"))
+    assert pngs and all(p.stat().st_size > 0 for p in pngs)
+
+
+def test_summary_table_formats_missing_baselines():
+    rows = [
+        _demo.Result("task a", "data", "accuracy", 0.9, 0.5, "chance", 1.25),
+        _demo.Result("task b", "data", "RMSE", 0.8, float("nan"), "x", 2.0),
+    ]
+    table = _demo.format_table(rows).splitlines()
+    assert table[0].split() == [
+        "task",
+        "data",
+        "metric",
+        "model",
+        "baseline",
+        "fit",
+        "s",
+    ]
+    assert "0.5000 (chance)" in table[2] and table[3].split()[-2:] == ["-", "2.0"]
