@@ -10,7 +10,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.utils import check_array
+from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import validate_data
 
@@ -46,6 +46,34 @@ def check_frame(estimator, X, *, reset):
             "is required."
         )
     return X
+
+
+def check_target(estimator, y, n_samples, *, log_target=False):
+    """Validate a regression target; return it as ``(n, n_outputs)`` float64.
+
+    Also returns whether ``y`` was 1-D. With ``log_target`` the target must be
+    strictly positive and its log is returned.
+    """
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target "
+            "y is None."
+        )
+    y = check_array(
+        y, ensure_2d=False, dtype="numeric", input_name="y", ensure_min_samples=1
+    )
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
+    check_consistent_length(np.empty(n_samples), y)
+    target = np.asarray(y, dtype=np.float64).reshape(n_samples, -1)
+    if log_target:
+        if (target <= 0).any():
+            raise ValueError(
+                "log_target=True needs a strictly positive target, but y has "
+                f"values <= 0 (min={target.min():g})."
+            )
+        target = np.log(target)
+    return target, y.ndim == 1
 
 
 def column_names(estimator):

@@ -281,6 +281,15 @@ def test_lr_schedule(fitted, shops):
     assert flat.net_.optimizer_.param_groups[0]["lr"] == FAST["lr"]
 
 
+def test_mixed_precision_on_cpu(shops):
+    X, y = shops
+    reg = model(precision="bf16").fit(X, y)
+    assert reg.predict(X).dtype == np.float64
+    assert reg.score(X, y) > 0.9
+    with pytest.raises(ValueError, match="fp16"):
+        model(precision="fp16", device="cpu").fit(X, y)
+
+
 def test_verbose_prints_epochs(shops, capsys):
     X, y = shops
     model(max_epochs=2, verbose=1).fit(X, y)
