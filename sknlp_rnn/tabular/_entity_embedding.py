@@ -38,10 +38,10 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
     indicator columns (:class:`~sklearn.impute.SimpleImputer`) and
     standardised (:class:`~sklearn.preprocessing.StandardScaler`). The
     embeddings and the continuous inputs feed a dense net of ``Linear -> ReLU
-    -> Dropout`` blocks. The net fits the
-    standardised target (``log(y)`` with ``log_target=True``) with a mean
-    squared error, through a scaled sigmoid when ``y_range`` is set.
-    Without categorical columns this is a plain MLP regressor.
+    -> Dropout`` blocks, which fits the standardised target (``log(y)`` with
+    ``log_target=True``) with a mean squared error, through a scaled sigmoid
+    when ``y_range`` is set. Without categorical columns this is a plain MLP
+    regressor.
 
     Parameters
     ----------
@@ -79,7 +79,8 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
         Output range enforced by a scaled sigmoid. ``"auto"`` takes the range
         of the training target (of ``log(y)`` with ``log_target``) widened on
         both sides by 10% of its span (a sigmoid only approaches its bounds,
-        so fast.ai also sets the upper bound above the largest target); a pair
+        so fast.ai also sets the bound above the largest target: ``(0, 1.2 *
+        max(log sales))`` for Rossmann, ``(0, 5.5)`` for ratings up to 5); a pair
         ``(low, high)`` is in the units of ``y``; ``None`` leaves the output
         unbounded.
     log_target : bool, default=False
@@ -122,7 +123,8 @@ default="adam"
         Seed for weight initialisation, shuffling, dropout and the validation
         split.
     verbose : int, default=0
-        ``0`` is silent; ``1`` prints one line per epoch.
+        ``0`` is silent; ``1`` prints one line per epoch and a progress bar for
+        long epochs.
 
     Attributes
     ----------
