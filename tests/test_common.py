@@ -23,6 +23,12 @@ TEST_PARAMS = {
         "lr": 2e-2,
         "batch_size": 32,
     },
+    "EntityEmbeddingRegressor": {
+        "hidden_sizes": (16,),
+        "max_epochs": 20,
+        "lr": 1e-2,
+        "batch_size": 32,
+    },
     "RNNTextClassifier": {
         "embedding_dim": 8,
         "hidden_size": 16,

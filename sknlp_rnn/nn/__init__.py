@@ -4,6 +4,7 @@ from ._classifier import RNNClassifierModule
 from ._collab import CollabNN, DotProductBias, embedding_size, sigmoid_range
 from ._encoder import RNNEncoder
 from ._language_model import LanguageModelModule
+from ._tabular import SingleRowBatchNorm1d, TabularModule
 
 __all__ = [
     "CollabNN",
@@ -11,6 +12,8 @@ __all__ = [
     "LanguageModelModule",
     "RNNClassifierModule",
     "RNNEncoder",
+    "SingleRowBatchNorm1d",
+    "TabularModule",
     "embedding_size",
     "sigmoid_range",
 ]

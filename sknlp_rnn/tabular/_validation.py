@@ -1,0 +1,171 @@
+"""Input checks and column selection shared by the tabular estimators (private).
+
+Depends on numpy, pandas and scikit-learn.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import validate_data
+
+
+def check_frame(estimator, X, *, reset):
+    """Validate ``X`` and return it as a DataFrame.
+
+    Arrays and lists are checked with :func:`~sklearn.utils.check_array` (2-D,
+    not empty, not complex, any dtype) and wrapped with integer column labels
+    ``0..n_features-1``. ``n_features_in_`` and ``feature_names_in_`` are set
+    (``reset=True``) or checked (``reset=False``) by scikit-learn's
+    ``validate_data``, whose errors name the missing or unexpected columns.
+    """
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{type(estimator).__name__} does not accept sparse input; pass a "
+            "dense array or a pandas DataFrame."
+        )
+    if not isinstance(X, pd.DataFrame):
+        X = check_array(X, dtype=None, ensure_all_finite=False, input_name="X")
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        return pd.DataFrame(X, copy=False)
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    n_samples, n_features = X.shape
+    if n_samples < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
+            "is required."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            "is required."
+        )
+    return X
+
+
+def check_target(estimator, y, n_samples, *, log_target=False):
+    """Validate a regression target; return it as ``(n, n_outputs)`` float64.
+
+    Also returns whether ``y`` was 1-D. With ``log_target`` the target must be
+    strictly positive and its log is returned.
+    """
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target "
+            "y is None."
+        )
+    y = check_array(
+        y, ensure_2d=False, dtype="numeric", input_name="y", ensure_min_samples=1
+    )
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
+    check_consistent_length(np.empty(n_samples), y)
+    target = np.asarray(y, dtype=np.float64).reshape(n_samples, -1)
+    if log_target:
+        if (target <= 0).any():
+            raise ValueError(
+                "log_target=True needs a strictly positive target, but y has "
+                f"values <= 0 (min={target.min():g})."
+            )
+        target = np.log(target)
+    return target, y.ndim == 1
+
+
+def column_names(estimator):
+    """Display names of the training columns (``x0, x1, ...`` for arrays)."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return [str(name) for name in names]
+    return [f"x{j}" for j in range(estimator.n_features_in_)]
+
+
+def is_categorical_dtype(column):
+    """Whether a column counts as categorical under ``"from_dtype"``.
+
+    DataFrame columns: object, string (``str``), category and boolean dtypes.
+    Array columns (object dtype): those holding strings or booleans.
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+        return True
+    if not isinstance(dtype, np.dtype):  # pandas extension dtypes
+        return pd.api.types.is_string_dtype(dtype)
+    if dtype.kind in "US":
+        return True
+    if dtype.kind == "O":
+        values = column.dropna()
+        return any(isinstance(v, (str, bool, np.bool_)) for v in values)
+    return False
+
+
+def select_columns(spec, X, *, names, param, predicate):
+    """Resolve a column specification into a sorted list of column positions.
+
+    ``spec`` is ``"from_dtype"`` (columns for which ``predicate(column)`` is
+    true), ``"all"``, or a list of names, integer positions or a boolean mask.
+    ``names`` are the training column names (``None`` for arrays); ``param`` is
+    the parameter name used in error messages.
+    """
+    n_features = X.shape[1]
+    if isinstance(spec, str):
+        if spec == "all":
+            return list(range(n_features))
+        return [j for j in range(n_features) if predicate(X.iloc[:, j])]
+    items = list(np.asarray(spec, dtype=object).ravel()) if len(spec) else []
+    if not items:
+        return []
+    if all(isinstance(v, (bool, np.bool_)) for v in items):
+        if len(items) != n_features:
+            raise ValueError(
+                f"{param} as a boolean mask needs one entry per column "
+                f"({n_features}), got {len(items)}."
+            )
+        return [j for j, keep in enumerate(items) if keep]
+    if all(isinstance(v, str) for v in items):
+        if names is None:
+            raise ValueError(
+                f"{param} names columns ({items!r}) but X has no column names; "
+                "pass a DataFrame or use integer positions."
+            )
+        known = list(names)
+        missing = [v for v in items if v not in known]
+        if missing:
+            raise ValueError(
+                f"{param} names column(s) {missing!r} that are not in X; its "
+                f"columns are {known!r}."
+            )
+        return sorted({known.index(v) for v in items})
+    if all(isinstance(v, Integral) and not isinstance(v, bool) for v in items):
+        bad = [v for v in items if not -n_features <= v < n_features]
+        if bad:
+            raise ValueError(
+                f"{param} has column position(s) {bad!r} out of range for X with "
+                f"{n_features} columns."
+            )
+        return sorted({int(v) % n_features for v in items})
+    raise ValueError(
+        f"{param} must be 'from_dtype', 'all', or a list of column names, integer "
+        f"positions or a boolean mask; got {spec!r}."
+    )
+
+
+def wants_pandas(estimator):
+    """Whether ``set_output(transform="pandas")`` is in force for ``estimator``."""
+    return _get_output_config("transform", estimator)["dense"] == "pandas"
+
+
+def finish_output(estimator, frame, index):
+    """Return the transformed ``frame`` as the configured container.
+
+    With pandas output the DataFrame keeps each column's dtype and the input's
+    index; otherwise it becomes one numpy array of the columns' common dtype.
+    """
+    if wants_pandas(estimator):
+        frame.index = index
+        return frame
+    return frame.to_numpy()

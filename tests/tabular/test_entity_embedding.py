@@ -1,0 +1,357 @@
+import io
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.dummy import DummyRegressor
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from sknlp_rnn import DateFeatures, EntityEmbeddingRegressor
+
+FAST = {"hidden_sizes": (16,), "max_epochs": 40, "lr": 2e-2, "batch_size": 64}
+
+
+def model(**params):
+    return EntityEmbeddingRegressor(**{**FAST, "random_state": 0, **params})
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """The shops table and a regressor trained on it (shared, read-only)."""
+    rng = np.random.RandomState(0)
+    n = 240
+    shop = rng.choice(["a", "b", "c", "d"], size=n)
+    promo = rng.choice([True, False], size=n)
+    temp = rng.normal(size=n)
+    X = pd.DataFrame({"shop": shop, "promo": promo, "temp": temp})
+    effect = pd.Series(shop).map({"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0})
+    y = effect.to_numpy() + 0.5 * promo + 0.5 * temp + 0.05 * rng.normal(size=n)
+    return X, y, model().fit(X, y)
+
+
+def test_learns_category_effects_far_better_than_a_baseline(fitted):
+    X, y, reg = fitted
+    assert reg.encoder_.is_categorical_.tolist() == [True, True, False]
+    baseline = DummyRegressor().fit(X, y).score(X, y)
+    assert baseline < 0.01
+    assert reg.score(X, y) > 0.95
+    assert reg.n_iter_ == FAST["max_epochs"]
+
+
+def test_embeddings_are_frames_indexed_by_category(fitted):
+    X, y, reg = fitted
+    assert set(reg.embeddings_) == {"shop", "promo"}
+    shop = reg.embeddings_["shop"]
+    assert list(shop.index) == ["<unknown>", "a", "b", "c", "d"]
+    # fast.ai rule with the unknown slot counted: round(1.6 * 5 ** 0.56) = 4
+    assert reg.embedding_sizes_ == {"shop": 4, "promo": 3}
+    assert shop.shape == (5, 4)
+    weights = reg.net_.module_.embeddings[0].weight.detach().numpy()
+    np.testing.assert_allclose(shop.to_numpy(), weights)
+
+
+def test_embedding_sizes_dict_overrides_the_rule(shops):
+    X, y = shops
+    reg = model(max_epochs=1, embedding_sizes={"shop": 7}).fit(X, y)
+    assert reg.embedding_sizes_ == {"shop": 7, "promo": 3}
+    reg = model(max_epochs=1, embedding_sizes={0: 2}).fit(X, y)
+    assert reg.embedding_sizes_["shop"] == 2
+    with pytest.raises(ValueError, match="'temp'.*not a categorical"):
+        model(embedding_sizes={"temp": 2}).fit(X, y)
+    with pytest.raises(ValueError, match="positive int"):
+        model(embedding_sizes={"shop": 0}).fit(X, y)
+
+
+def test_min_frequency_sends_rare_categories_to_the_unknown_row(shops):
+    X, y = shops
+    X = X.assign(shop=np.where(np.arange(len(X)) < 3, "rare", X["shop"]))
+    reg = model(max_epochs=1, min_frequency=5).fit(X, y)
+    assert list(reg.embeddings_["shop"].index) == ["<unknown>", "a", "b", "c", "d"]
+    rare, unknown = X.iloc[:1], X.iloc[:1].assign(shop="never seen")
+    np.testing.assert_array_equal(reg.predict(rare), reg.predict(unknown))
+
+
+def test_unseen_and_missing_categories_use_the_unknown_slot(fitted):
+    X, y, reg = fitted
+    rows = X.iloc[:3].copy()
+    unseen = rows.assign(shop=["zzz", "yyy", "xxx"])
+    missing = rows.assign(shop=[None, np.nan, None])
+    pred = reg.predict(unseen)
+    assert np.isfinite(pred).all()
+    np.testing.assert_array_equal(pred, reg.predict(missing))
+
+
+def test_nan_and_inf_in_continuous_columns_are_imputed(shops):
+    X, y = shops
+    X = X.copy()
+    X.loc[:9, "temp"] = np.nan
+    X.loc[10:14, "temp"] = np.inf
+    reg = model(max_epochs=5).fit(X, y)
+    # one missing-indicator column joins the continuous inputs
+    assert reg.n_continuous_ == 2
+    new = X.iloc[20:23].copy()
+    with_nan = new.assign(temp=np.nan)
+    with_inf = new.assign(temp=[np.inf, -np.inf, np.nan])
+    np.testing.assert_array_equal(reg.predict(with_nan), reg.predict(with_inf))
+    assert np.isfinite(reg.predict(X)).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_target_raises(shops, bad):
+    X, y = shops
+    y = y.copy()
+    y[3] = bad
+    with pytest.raises(ValueError, match="y contains"):
+        model().fit(X, y)
+
+
+def test_missing_or_extra_column_at_predict_is_named(shops):
+    X, y = shops
+    reg = model(max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="temp"):
+        reg.predict(X[["shop", "promo"]])
+    with pytest.raises(ValueError, match="surplus"):
+        reg.predict(X.assign(surplus=1.0))
+    arr = model(max_epochs=1, categorical_features=[0]).fit(X.to_numpy(), y)
+    with pytest.raises(ValueError, match="2 features.*expecting 3"):
+        arr.predict(X.to_numpy()[:, :2])
+
+
+def test_single_level_and_all_nan_columns(shops):
+    X, y = shops
+    X = X.assign(
+        const=["k"] * len(X),
+        empty_cat=pd.Series([None] * len(X), dtype=object),
+        empty_num=np.nan,
+    )
+    reg = model(max_epochs=3, categorical_features=["shop", "const", "empty_cat"])
+    reg.fit(X, y)
+    assert reg.encoder_.cardinalities_ == [5, 2, 1]
+    assert list(reg.embeddings_["const"].index) == ["<unknown>", "k"]
+    assert reg.embeddings_["empty_cat"].shape[0] == 1
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_one_row_fit_and_single_row_last_batch(shops):
+    X, y = shops
+    for batch_norm in ("continuous", "all"):
+        reg = model(max_epochs=2, batch_norm=batch_norm).fit(X.iloc[:1], y[:1])
+        assert np.isfinite(reg.predict(X)).all()
+    # 33 rows with batches of 32: the last training batch holds one row
+    reg = model(max_epochs=2, batch_norm="all").fit(X.iloc[:33], y[:33])
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_target_shapes(shops):
+    X, y = shops
+    assert model(max_epochs=2).fit(X, y).predict(X).shape == (len(X),)
+    col = model(max_epochs=2).fit(X, y[:, None])
+    assert col.predict(X).shape == (len(X), 1)
+    two = model(max_epochs=20).fit(X, np.column_stack([y, -2 * y]))
+    pred = two.predict(X)
+    assert pred.shape == (len(X), 2) and two.n_outputs_ == 2
+    assert np.corrcoef(pred[:, 0], y)[0, 1] > 0.95
+    assert np.corrcoef(pred[:, 1], -2 * y)[0, 1] > 0.95
+
+
+def test_log_target(shops):
+    X, y = shops
+    positive = np.exp(y / 2)
+    reg = model(log_target=True, max_epochs=20).fit(X, positive)
+    pred = reg.predict(X)
+    assert (pred > 0).all()
+    assert np.median(np.abs(np.log(pred) - y / 2)) < 0.1
+    with pytest.raises(ValueError, match="strictly positive"):
+        model(log_target=True).fit(X, y - 10)
+
+
+def test_y_range(fitted):
+    X, y, reg = fitted
+    low, high = reg.y_range_
+    span = y.max() - y.min()
+    np.testing.assert_allclose(low, [y.min() - 0.1 * span])
+    np.testing.assert_allclose(high, [y.max() + 0.1 * span])
+    tight = model(y_range=(0.0, 1.0), max_epochs=5).fit(X, y)
+    pred = tight.predict(X)
+    assert pred.min() >= 0.0 and pred.max() <= 1.0
+    assert model(y_range=None, max_epochs=2).fit(X, y).y_range_ is None
+    logged = model(log_target=True, max_epochs=2).fit(X, np.exp(y))
+    np.testing.assert_allclose(logged.y_range_[1], np.exp(y.max() + 0.1 * span))
+    with pytest.raises(ValueError, match="low < high"):
+        model(y_range=(1.0, 0.0)).fit(X, y)
+    with pytest.raises(ValueError, match="positive"):
+        model(y_range=(0.0, 5.0), log_target=True).fit(X, np.exp(y))
+
+
+def test_plain_mlp_on_numeric_arrays():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2
+    reg = model(hidden_sizes=(32, 32)).fit(X, y)
+    assert reg.embeddings_ == {}
+    assert reg.encoder_.cardinalities_ == []
+    assert reg.score(X, y) > 0.9
+
+
+def test_architecture_validation(shops):
+    X, y = shops
+    with pytest.raises(ValueError, match="dropout has 1 values for 2 hidden"):
+        model(hidden_sizes=(4, 4), dropout=(0.1,)).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        model(hidden_sizes=(4, 0)).fit(X, y)
+    with pytest.raises(ValueError, match="dropout values"):
+        model(hidden_sizes=(4,), dropout=(1.5,)).fit(X, y)
+    reg = model(hidden_sizes=(8, 4), dropout=(0.1, 0.2), max_epochs=1).fit(X, y)
+    layers = [type(m).__name__ for m in reg.net_.module_.layers]
+    assert layers == ["Linear", "ReLU", "Dropout"] * 2 + ["Linear"]
+    drops = [m.p for m in reg.net_.module_.layers if type(m).__name__ == "Dropout"]
+    assert drops == [0.1, 0.2]
+    bn = model(hidden_sizes=(8,), batch_norm="all", max_epochs=1).fit(X, y)
+    names = [type(m).__name__ for m in bn.net_.module_.layers]
+    assert names == ["Linear", "ReLU", "SingleRowBatchNorm1d", "Linear"]
+    assert isinstance(reg.net_.module_.bn_continuous, torch.nn.Identity)
+    cont = model(batch_norm="continuous", max_epochs=1).fit(X, y)
+    assert cont.net_.module_.bn_continuous.num_features == 1
+    linear = model(hidden_sizes=(), max_epochs=1).fit(X, y)
+    assert np.isfinite(linear.predict(X)).all()
+
+
+def test_non_numeric_continuous_column_is_named():
+    X = pd.DataFrame({"s": ["a", "b"], "d": pd.to_datetime(["2020-01-01"] * 2)})
+    with pytest.raises(TypeError, match="'s'.*not numeric"):
+        model(categorical_features=[]).fit(X, [1.0, 2.0])
+    with pytest.raises(TypeError, match="'d'.*DateFeatures"):
+        model().fit(X, [1.0, 2.0])
+
+
+def test_pandas_dtypes_category_nullable_and_bool():
+    X = pd.DataFrame(
+        {
+            "cat": pd.Series(["x", "y", "x", "z"] * 10, dtype="category"),
+            "s": pd.Series(["p", pd.NA, "q", "p"] * 10, dtype="string"),
+            "flag": [True, False] * 20,
+            "n": pd.Series([1, pd.NA, 3, 4] * 10, dtype="Int64"),
+        }
+    )
+    y = np.arange(40, dtype=float)
+    reg = model(max_epochs=2).fit(X, y)
+    assert reg.encoder_.is_categorical_.tolist() == [True, True, True, False]
+    assert list(reg.embeddings_["cat"].index) == ["<unknown>", "x", "y", "z"]
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_reproducible_with_random_state(shops):
+    X, y = shops
+    a = model(max_epochs=3, dropout=0.2).fit(X, y).predict(X)
+    b = model(max_epochs=3, dropout=0.2).fit(X, y).predict(X)
+    c = model(max_epochs=3, dropout=0.2, random_state=1).fit(X, y).predict(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_joblib_round_trip_is_exact(shops):
+    X, y = shops
+    reg = model(max_epochs=2).fit(X, y)
+    buffer = io.BytesIO()
+    joblib.dump(reg, buffer)
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    pd.testing.assert_frame_equal(loaded.embeddings_["shop"], reg.embeddings_["shop"])
+
+
+def test_validation_split_and_early_stopping(shops):
+    X, y = shops
+    reg = model(max_epochs=30, validation_fraction=0.25, patience=2).fit(X, y)
+    assert "valid_loss" in reg.history_[-1]
+    assert reg.n_iter_ <= 30
+
+
+def test_lr_schedule(fitted, shops):
+    X, y, reg = fitted
+    # one-cycle: ends far below the peak rate
+    assert reg.net_.optimizer_.param_groups[0]["lr"] < FAST["lr"] / 100
+    lrs = [batch["event_lr"] for epoch in reg.history_ for batch in epoch["batches"]]
+    assert max(lrs) == pytest.approx(FAST["lr"], rel=0.05)
+    assert lrs[0] == pytest.approx(FAST["lr"] / 25, rel=0.05)
+    flat = model(lr_schedule="constant", max_epochs=2).fit(*shops)
+    assert flat.net_.optimizer_.param_groups[0]["lr"] == FAST["lr"]
+
+
+def test_mixed_precision_on_cpu(shops):
+    X, y = shops
+    reg = model(precision="bf16").fit(X, y)
+    assert reg.predict(X).dtype == np.float64
+    assert reg.score(X, y) > 0.9
+    with pytest.raises(ValueError, match="fp16"):
+        model(precision="fp16", device="cpu").fit(X, y)
+
+
+def test_verbose_prints_epochs(shops, capsys):
+    X, y = shops
+    model(max_epochs=2, verbose=1).fit(X, y)
+    assert "train_loss" in capsys.readouterr().out
+
+
+def test_pipeline_with_date_features():
+    rng = np.random.RandomState(0)
+    days = pd.date_range("2021-01-01", periods=140, freq="D")
+    X = pd.DataFrame(
+        {
+            "date": days,
+            "shop": rng.choice(["a", "b"], size=140),
+            "temp": rng.normal(size=140),
+        }
+    )
+    weekend = (days.day_of_week >= 5).astype(float)
+    y = 2.0 * weekend + (X["shop"] == "b") + 0.3 * X["temp"]
+    X.loc[[3, 50], "date"] = pd.NaT  # missing dates: NaN parts, handled downstream
+    pipe = make_pipeline(
+        DateFeatures(parts=("dayofweek", "month", "elapsed")).set_output(
+            transform="pandas"
+        ),
+        model(categorical_features=["date_dayofweek", "shop"], batch_size=32),
+    )
+    pipe.fit(X, y)
+    reg = pipe[-1]
+    assert list(reg.feature_names_in_) == [
+        "date_dayofweek",
+        "date_month",
+        "date_elapsed",
+        "shop",
+        "temp",
+    ]
+    assert len(reg.embeddings_["date_dayofweek"]) == 8
+    assert reg.n_continuous_ == 5  # month, elapsed, temp + 2 missing indicators
+    assert pipe.score(X, y) > 0.9
+
+
+def test_pipeline_with_numpy_output_between_steps():
+    X = pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=60, freq="D"),
+            "shop": ["a", "b", "c"] * 20,
+        }
+    )
+    y = np.arange(60.0) % 3
+    pipe = make_pipeline(DateFeatures(parts=("dayofweek",)), model(max_epochs=3))
+    pipe.fit(X, y)
+    # the object array from DateFeatures: strings are categorical, floats are not
+    assert pipe[-1].encoder_.is_categorical_.tolist() == [False, True]
+    assert pipe.predict(X).shape == (60,)
+
+
+def test_grid_search_over_hidden_sizes_and_dropout(shops):
+    X, y = shops
+    grid = GridSearchCV(
+        model(max_epochs=5),
+        {"hidden_sizes": [(8,), (16, 8)], "dropout": [0.0, 0.3]},
+        cv=2,
+    )
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_params_["hidden_sizes"] in [(8,), (16, 8)]
+    assert np.isfinite(grid.predict(X)).all()

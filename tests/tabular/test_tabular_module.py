@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from sknlp_rnn.nn import SingleRowBatchNorm1d, TabularModule
+
+
+def test_shapes_and_layers():
+    net = TabularModule(
+        [4, 7], [2, 3], n_continuous=3, n_outputs=2, hidden_sizes=(8, 5)
+    )
+    out = net(torch.tensor([[1, 6], [0, 0], [3, 2]]), torch.randn(3, 3))
+    assert out.shape == (3, 2)
+    assert [e.weight.shape for e in net.embeddings] == [(4, 2), (7, 3)]
+    assert net.layers[0].in_features == 2 + 3 + 3
+
+
+def test_no_embeddings_or_no_continuous():
+    mlp = TabularModule([], [], n_continuous=2, hidden_sizes=(4,))
+    assert mlp(torch.zeros(5, 0, dtype=torch.long), torch.randn(5, 2)).shape == (5, 1)
+    emb = TabularModule([3], [2], n_continuous=0, hidden_sizes=())
+    assert emb(torch.tensor([[1], [2]]), torch.zeros(2, 0)).shape == (2, 1)
+
+
+def test_y_range_bounds_the_output():
+    net = TabularModule([], [], n_continuous=1, hidden_sizes=(), y_range=(-1.0, 2.0))
+    net.eval()
+    with torch.no_grad():
+        net.layers[0].weight.fill_(100.0)
+        net.layers[0].bias.zero_()
+        out = net(torch.zeros(3, 0, dtype=torch.long), torch.tensor([[-5.0], [0], [5]]))
+    assert out.min() >= -1.0 and out.max() <= 2.0
+    assert torch.allclose(out[1], torch.tensor(0.5), atol=1e-6)
+    with pytest.raises(ValueError, match="low < high"):
+        TabularModule([], [], n_continuous=1, y_range=(1.0, 1.0))
+
+
+def test_per_layer_dropout_and_validation():
+    net = TabularModule([], [], n_continuous=1, hidden_sizes=(4, 4), dropout=(0.1, 0.5))
+    assert [m.p for m in net.layers if isinstance(m, torch.nn.Dropout)] == [0.1, 0.5]
+    with pytest.raises(ValueError, match="2 hidden layers"):
+        TabularModule([], [], n_continuous=1, hidden_sizes=(4, 4), dropout=(0.1,))
+    with pytest.raises(ValueError, match="cardinalities"):
+        TabularModule([3], [], n_continuous=1)
+
+
+def test_batch_norm_placement():
+    net = TabularModule([], [], n_continuous=2, hidden_sizes=(4,))
+    assert isinstance(net.bn_continuous, SingleRowBatchNorm1d)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in net.layers)
+    full = TabularModule(
+        [], [], n_continuous=2, hidden_sizes=(4,), batch_norm_hidden=True
+    )
+    assert isinstance(full.layers[2], SingleRowBatchNorm1d)
+    off = TabularModule([], [], n_continuous=2, batch_norm_continuous=False)
+    assert isinstance(off.bn_continuous, torch.nn.Identity)
+    full.train()(torch.zeros(1, 0, dtype=torch.long), torch.randn(1, 2))
+
+
+def test_single_row_batch_norm_uses_running_stats_in_training():
+    bn = SingleRowBatchNorm1d(2).train()
+    bn.running_mean.fill_(1.0)
+    out = bn(torch.tensor([[3.0, 1.0]]))
+    expected = (torch.tensor([[3.0, 1.0]]) - 1.0) / torch.sqrt(
+        torch.tensor(1.0 + bn.eps)
+    )
+    assert torch.allclose(out, expected)
+    assert torch.equal(bn.running_mean, torch.ones(2))  # not updated
+    bn(torch.randn(4, 2))  # a normal batch updates the statistics
+    assert not torch.equal(bn.running_mean, torch.ones(2))
