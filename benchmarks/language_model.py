@@ -14,11 +14,13 @@ Run from the repository root::
 
     python benchmarks/language_model.py            # full run, a few minutes
     python benchmarks/language_model.py --quick    # smoke test
+    python benchmarks/language_model.py --device cuda --precision bf16
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -67,16 +69,34 @@ def number_starts(X, itos):
     return np.array([itos[i] == "," for i in X[0, :-1]])
 
 
-def fit_ours(X, settings, seed):
-    lm = SequenceLMRegressor(**settings, device="cpu", random_state=seed)
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def fit_ours(X, settings, seed, device="cpu", precision="32"):
+    lm = SequenceLMRegressor(
+        **settings, device=device, precision=precision, random_state=seed
+    )
     start = time.perf_counter()
     lm.fit(X)
+    _sync(device)
     return lm, time.perf_counter() - start
 
 
-def fit_plain(X, settings, seed):
+def fit_plain(X, settings, seed, device="cpu", precision="32"):
     """The same training as SequenceLMRegressor.fit, written as a torch loop."""
     s = {**SequenceLMRegressor().get_params(), **settings}
+    dtype = PRECISIONS[precision]
+    autocast = (
+        torch.autocast(torch.device(device).type, dtype=dtype)
+        if dtype is not None
+        else contextlib.nullcontext()
+    )
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     start = time.perf_counter()
     torch_seed = int(np.random.RandomState(seed).randint(np.iinfo(np.int32).max))
     with torch.random.fork_rng():
@@ -93,7 +113,7 @@ def fit_plain(X, settings, seed):
             s["weight_dropout"],
             s["tie_weights"],
             s["pad_idx"],
-        )
+        ).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
         stream = join_rows(X, pad_idx=s["pad_idx"], bos_idx=s["bos_idx"])
         batches = StreamBatches(stream, s["batch_size"], s["bptt"], vary=True)
@@ -101,26 +121,38 @@ def fit_plain(X, settings, seed):
             model.train()
             model.reset_state()
             for x, y in batches:
+                x, y = x.to(device), y.to(device)
                 optimizer.zero_grad()
-                logits, raw, out = model(x)
+                with autocast:
+                    logits, raw, out = model(x)
                 loss = torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, vocab_size), y.reshape(-1)
+                    logits.float().reshape(-1, vocab_size), y.reshape(-1)
                 )
                 loss = loss + s["alpha"] * out.pow(2).mean()
                 if raw.size(1) > 1:
                     loss = loss + s["beta"] * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
-                loss.backward()
+                if scaler is None:
+                    loss.backward()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), s["clip_norm"])
-                optimizer.step()
+                if scaler is None:
+                    optimizer.step()
+                else:
+                    scaler.step(optimizer)
+                    scaler.update()
+    _sync(device)
     return model, time.perf_counter() - start
 
 
 def plain_predict_tokens(model, X, bos_idx=2):
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
         tokens = torch.as_tensor(np.concatenate([[bos_idx], X[0]]))[None]
-        logits, _ = model.step(tokens)
-    return logits.argmax(-1)[:, 1:].numpy()
+        logits, _ = model.step(tokens.to(device))
+    return logits.argmax(-1)[:, 1:].cpu().numpy()
 
 
 def main():
@@ -128,7 +160,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timing-epochs", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--precision", default="32", choices=sorted(PRECISIONS))
     args = parser.parse_args()
+    run = {"device": args.device, "precision": args.precision}
     torch.set_num_threads(1)
     settings = dict(SETTINGS)
     if args.quick:
@@ -137,15 +172,16 @@ def main():
     X_train, X_valid, itos = load_ids()
     n_train = X_train.size
     print(f"human numbers: {n_train} training tokens, {X_valid.size} valid tokens")
-    print(f"settings: {settings}  (torch threads: {torch.get_num_threads()})\n")
+    print(f"settings: {settings}  (torch threads: {torch.get_num_threads()})")
+    print(f"device: {args.device}, precision: {args.precision}\n")
 
     warm_up = {**settings, "max_epochs": 1}
-    fit_ours(X_train[:, :5000], warm_up, seed=0)
-    fit_plain(X_train[:, :5000], warm_up, seed=0)
+    fit_ours(X_train[:, :5000], warm_up, seed=0, **run)
+    fit_plain(X_train[:, :5000], warm_up, seed=0, **run)
 
-    lm, ours_s = fit_ours(X_train, settings, seed=0)
+    lm, ours_s = fit_ours(X_train, settings, seed=0, **run)
     ours_acc = accuracy(lm.predict_tokens(X_valid), X_valid)
-    plain, plain_s = fit_plain(X_train, settings, seed=0)
+    plain, plain_s = fit_plain(X_train, settings, seed=0, **run)
     plain_acc = accuracy(plain_predict_tokens(plain, X_valid), X_valid)
     baseline = np.bincount(X_valid[0]).max() / X_valid.size
     epochs = settings["max_epochs"]
@@ -168,12 +204,14 @@ def main():
     timing = {**settings, "max_epochs": args.timing_epochs}
     times = {"ours": [ours_s / epochs], "plain": [plain_s / epochs]}
     for _ in range(args.repeats):
-        times["ours"].append(fit_ours(X_train, timing, seed=1)[1] / args.timing_epochs)
+        times["ours"].append(
+            fit_ours(X_train, timing, seed=1, **run)[1] / args.timing_epochs
+        )
         times["plain"].append(
-            fit_plain(X_train, timing, seed=1)[1] / args.timing_epochs
+            fit_plain(X_train, timing, seed=1, **run)[1] / args.timing_epochs
         )
     med = {k: statistics.median(v) for k, v in times.items()}
-    print("seconds per epoch (median of alternated runs, 1 thread)")
+    print("seconds per epoch (median of alternated runs, 1 CPU thread)")
     for name, label in (("ours", "SequenceLMRegressor"), ("plain", "plain PyTorch")):
         print(
             f"  {label:22s} {med[name]:6.2f} s/epoch  "

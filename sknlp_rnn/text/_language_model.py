@@ -402,9 +402,11 @@ default="adam"
             state = None
             for start in range(0, tokens.size(1), chunk):
                 part = (lengths - start).clamp(0, chunk)
-                out, new_state = module.encoder(
-                    tokens[:, start : start + chunk].to(device), part, state
-                )
+                with self.net_._autocast():  # the precision it trained in
+                    out, new_state = module.encoder(
+                        tokens[:, start : start + chunk].to(device), part, state
+                    )
+                out = out.float()
                 done = (part == 0).to(device)
                 old = state or [None] * len(new_state)
                 state = [
@@ -604,8 +606,11 @@ default="adam"
                 tokens = self._sample(last, temperature, top_k, generator)
                 result[rows, k] = tokens.numpy()
                 if k + 1 < n_tokens:
-                    out, state = module.encoder(tokens[:, None].to(device), None, state)
-                    last = module.decoder(out[:, 0]).double().cpu()
+                    with self.net_._autocast():
+                        out, state = module.encoder(
+                            tokens[:, None].to(device), None, state
+                        )
+                    last = module.decoder(out[:, 0].float()).double().cpu()
         return result
 
     def _sample(self, logits, temperature, top_k, generator):

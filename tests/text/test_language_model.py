@@ -259,6 +259,17 @@ def test_joblib_round_trip_is_exact(numbers_lm, tmp_path):
     )
 
 
+def test_bf16_precision_on_cpu(numbers):
+    train, test, _ = numbers
+    lm = SequenceLMRegressor(**FAST, max_epochs=1, precision="bf16")
+    lm.fit(train[:, :2000])
+    X = test[:, :40]
+    assert lm.predict_proba(X).dtype == np.float64
+    assert np.isfinite(lm.score(X))
+    assert lm.predict_tokens(X).shape == X.shape
+    assert lm.generate(X, 3, random_state=0).shape == (1, 3)
+
+
 def test_same_random_state_same_model(numbers):
     train, _, _ = numbers
     fit = lambda: SequenceLMRegressor(**FAST, max_epochs=1).fit(train[:, :2000])  # noqa: E731
