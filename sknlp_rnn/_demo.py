@@ -15,22 +15,52 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, mean_squared_error
 from sklearn.model_selection import train_test_split
 
 import sknlp_rnn
 
-# Data size and training length per run size.
+# Data size and training length per run size. "full" uses the recipes measured
+# in benchmarks/ (README there); "quick" scales them down to about a minute on
+# 2 CPU cores; "tiny" is for the tests.
 SIZES = {
-    "tiny": {"numbers": 200, "docs": 160, "rows": 300, "ratings": 600, "epochs": 1},
-    "quick": {
-        "numbers": 1000,
-        "docs": 1500,
-        "rows": 4000,
-        "ratings": 20000,
-        "epochs": 2,
+    "tiny": {
+        "numbers": 200,
+        "docs": 160,
+        "labelled": 100,
+        "rows": 300,
+        "ratings": 600,
+        "lm_epochs": 1,
+        "lm_width": 32,
+        "text_epochs": 1,
+        "tab_epochs": 1,
+        "collab_epochs": 1,
     },
-    "full": {"numbers": None, "docs": None, "rows": None, "ratings": None, "epochs": 8},
+    "quick": {
+        "numbers": None,
+        "docs": 6000,
+        "labelled": 500,
+        "rows": 10000,
+        "ratings": None,
+        "lm_epochs": 3,
+        "lm_width": 128,
+        "text_epochs": 3,
+        "tab_epochs": 12,
+        "collab_epochs": 6,
+    },
+    "full": {
+        "numbers": None,
+        "docs": None,
+        "labelled": 500,
+        "rows": None,
+        "ratings": None,
+        "lm_epochs": 15,
+        "lm_width": 256,
+        "text_epochs": 5,
+        "tab_epochs": 30,
+        "collab_epochs": 10,
+    },
 }
 
 
@@ -178,13 +208,20 @@ def language_model(ctx):
         return padded.reshape(-1, width)
 
     train_ids, valid_ids = rows(train), rows(valid)
-    lm = SequenceLMRegressor(
-        embedding_dim=32,
-        hidden_size=64,
+    width = ctx.s["lm_width"]
+    lm = SequenceLMRegressor(  # the recipe of benchmarks/language_model.py
         cell="gru",
+        embedding_dim=width,
+        hidden_size=width,
+        n_layers=2,
+        embedding_dropout=0.1,
+        weight_dropout=0.2,
+        alpha=2.0,
+        beta=1.0,
         bptt=16,
-        batch_size=32,
-        max_epochs=2 * ctx.s["epochs"],
+        batch_size=64,
+        lr=3e-3,
+        max_epochs=ctx.s["lm_epochs"],
         **ctx.common(),
     )
     _, seconds = _timed(lambda: lm.fit(train_ids))
@@ -278,14 +315,17 @@ def text_classification(ctx):
     X_train, X_test, y_train, y_test = train_test_split(
         list(texts), labels, test_size=0.2, random_state=0, stratify=labels
     )
-    baseline = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
+    baseline = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+        LogisticRegression(max_iter=1000, C=3.0),
+    )
     baseline.fit(X_train, y_train)
     baseline_acc = accuracy_score(y_test, baseline.predict(X_test))
     clf = RNNTextClassifier(
-        embedding_dim=32,
-        hidden_size=64,
-        max_epochs=2 * ctx.s["epochs"],
-        batch_size=32,
+        embedding_dim=64,
+        hidden_size=128,
+        dropout=0.3,
+        max_epochs=ctx.s["text_epochs"],
         **ctx.common(),
     )
     if _available("Tokenizer", "Vocab"):  # not in this version: split on spaces
@@ -309,50 +349,62 @@ def text_classification(ctx):
     ]
     plot_history(ctx, "text_classifier_history", pipe[-1].history_, data)
     if hasattr(sknlp_rnn, "SequenceLMRegressor") and "encoder" in pipe[-1].get_params():
-        rows.append(_ulmfit(ctx, pipe, X_train, X_test, y_train, y_test, data))
-        rows[-1].baseline = baseline_acc
+        rows += _ulmfit(ctx, pipe, X_train, X_test, y_train, y_test, data, baseline)
     return rows
 
 
-def _ulmfit(ctx, pipe, X_train, X_test, y_train, y_test, data):
-    """Pretrain a language model on the training texts, fine-tune a classifier."""
+def _ulmfit(ctx, pipe, X_train, X_test, y_train, y_test, data, baseline):
+    """ULMFiT with few labels: pretrain a language model on all training texts,
+    fine-tune a classifier on ``labelled`` of them; from scratch for comparison."""
     from sknlp_rnn import RNNTextClassifier, SequenceLMRegressor
 
     ids_train, ids_test = pipe[:-1].transform(X_train), pipe[:-1].transform(X_test)
-    lm = SequenceLMRegressor(
-        embedding_dim=32,
-        hidden_size=64,
-        n_layers=1,
-        bptt=16,
-        batch_size=16,
-        max_epochs=ctx.s["epochs"],
-        **ctx.common(),
-    )
-    clf = RNNTextClassifier(
-        embedding_dim=32,
-        hidden_size=64,
-        encoder=lm,
-        freeze_encoder_epochs=1,
-        lr_decay=2.6,
-        max_epochs=2 * ctx.s["epochs"],
+    n = ctx.s["labelled"]
+    few_ids, few_y = ids_train[:n], np.asarray(y_train)[:n]
+    few_baseline = clone(baseline).fit(X_train[:n], few_y)
+    few_baseline_acc = accuracy_score(y_test, few_baseline.predict(X_test))
+    lm = SequenceLMRegressor(  # the recipe of examples/plot_ulmfit_tweets.py
+        embedding_dim=64,
+        hidden_size=128,
+        n_layers=2,
+        dropout=0.1,
+        bptt=32,
         batch_size=32,
+        max_epochs=ctx.s["text_epochs"],
         **ctx.common(),
     )
+    common = {"max_epochs": 8, "batch_size": 32, **ctx.common()}
+    scratch = RNNTextClassifier(embedding_dim=64, hidden_size=128, n_layers=2, **common)
+    transfer = RNNTextClassifier(
+        encoder=lm, freeze_encoder_epochs=1, lr_decay=2.6, lr=1e-2, **common
+    )
+    _, scratch_s = _timed(lambda: scratch.fit(few_ids, few_y))
 
     def fit():
         lm.fit(ids_train)
-        return clf.fit(ids_train, y_train)
+        return transfer.fit(few_ids, few_y)
 
     _, seconds = _timed(fit)
-    return Result(
-        "text classification, LM transfer (ULMFiT)",
-        data,
-        "accuracy",
-        accuracy_score(y_test, clf.predict(ids_test)),
-        np.nan,
-        "TF-IDF + LogReg",
-        seconds,
-    )
+    return [
+        Result(
+            f"text classification, {n} labels, from scratch",
+            data,
+            "accuracy",
+            accuracy_score(y_test, scratch.predict(ids_test)),
+            few_baseline_acc,
+            f"TF-IDF + LogReg, {n} labels",
+            scratch_s,
+        ),
+        Result(
+            f"text classification, {n} labels, ULMFiT",
+            data,
+            "accuracy",
+            accuracy_score(y_test, transfer.predict(ids_test)),
+            few_baseline_acc,
+            f"TF-IDF + LogReg, {n} labels",
+            seconds,
+        ),
+    ]
 
 
 # -- entity embeddings ---------------------------------------------------------------
@@ -405,11 +457,8 @@ def entity_embeddings(ctx):
     )
     model = EntityEmbeddingRegressor(
         categorical_features=categorical,
-        hidden_sizes=(128, 64),
         log_target=True,
-        lr=3e-3,
-        max_epochs=4 * ctx.s["epochs"],
-        batch_size=256,
+        max_epochs=ctx.s["tab_epochs"],
         **ctx.common(),
     )
     _, seconds = _timed(lambda: model.fit(X_train, y_train))
@@ -471,8 +520,8 @@ def collaborative_filtering(ctx):
     X_train, X_test, y_train, y_test = train_test_split(
         X, np.asarray(y, dtype=float), test_size=0.2, random_state=42
     )
-    model = CollabFilterRegressor(
-        n_factors=32, max_epochs=2 * ctx.s["epochs"], **ctx.common()
+    model = CollabFilterRegressor(  # the fast setting of benchmarks/collab.py
+        batch_size=4096, lr=2e-2, max_epochs=ctx.s["collab_epochs"], **ctx.common()
     )
     _, seconds = _timed(lambda: model.fit(X_train, y_train))
     score = _rmse(y_test, model.predict(X_test))
