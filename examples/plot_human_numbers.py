@@ -120,11 +120,12 @@ for temperature in (0, 0.8):
         print(f"  {prompt} -> {' '.join(words)}")
 
 # %%
-# The model counts correctly in the ranges it trained on. "eight" and "nine"
-# never appeared as a *thousands* digit in the training text (it stops at
-# 8000), and the model does not carry them over from the previous number: after
-# 8599 it falls back to a thousands digit it knows. Those first words of each
-# validation number are about 15% of the validation text, and they are nearly
-# all of its errors (``benchmarks/language_model.py`` prints the breakdown).
+# The model mostly counts right within a hundred; carrying into a new hundred
+# or thousand is the hard step. "eight" and "nine" never appeared as a
+# *thousands* digit in the training text (it stops at 8000), and the model
+# rarely carries them over from the previous number: after 8599 it usually
+# falls back to a thousands digit it knows. Those first words of each
+# validation number are about 15% of the validation text and most of its
+# errors (``benchmarks/language_model.py`` prints the breakdown).
 
 plt.show()
