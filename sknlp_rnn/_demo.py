@@ -41,12 +41,12 @@ SIZES = {
         "numbers": None,
         "docs": 6000,
         "labelled": 500,
-        "rows": 10000,
+        "rows": 25000,
         "ratings": None,
         "lm_epochs": 3,
         "lm_width": 128,
         "text_epochs": 3,
-        "tab_epochs": 12,
+        "tab_epochs": 30,
         "collab_epochs": 6,
     },
     "full": {
@@ -221,6 +221,7 @@ def language_model(ctx):
         bptt=16,
         batch_size=64,
         lr=3e-3,
+        bos_idx=None,  # the rows are cuts of one stream, not documents
         max_epochs=ctx.s["lm_epochs"],
         **ctx.common(),
     )
