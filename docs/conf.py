@@ -69,7 +69,8 @@ def _api_rst():
             "class.rst",
             None,
         ),
-        ("Torch modules", "sknlp_rnn.nn", sknlp_rnn.nn, "module_class.rst", None),
+        ("Torch modules", "sknlp_rnn.nn", sknlp_rnn.nn, "module_class.rst", True),
+        ("Torch helpers", "sknlp_rnn.nn", sknlp_rnn.nn, "function.rst", False),
     ]
     lines = []
     for title, modname, module, template, want_class in sections:

@@ -168,7 +168,7 @@ default="adam"
         Learned item biases, indexed by item id (``model="dot"`` only).
     n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Column names seen in ``fit`` (only when they are all strings).
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
@@ -392,7 +392,7 @@ default="adam"
 
         Parameters
         ----------
-        X : array-like of shape (n_ratings, n_features_in_)
+        X : array-like of shape ``(n_ratings, n_features_in_)``
             User ids, item ids (and side features), as in ``fit``.
 
         Returns

@@ -102,11 +102,11 @@ class DateFeatures(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    is_date_ : ndarray of shape (n_features_in_,), dtype=bool
+    is_date_ : ndarray of shape ``(n_features_in_,)``, dtype=bool
         Which input columns are expanded.
     n_features_in_ : int
         Number of input columns.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Column names, when ``X`` was a DataFrame with string column names.
 
     See Also

@@ -55,7 +55,7 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    is_categorical_ : ndarray of shape (n_features_in_,), dtype=bool
+    is_categorical_ : ndarray of shape ``(n_features_in_,)``, dtype=bool
         Which input columns are encoded.
     categories_ : list of ndarray
         For each encoded column, the categories with codes ``1..n`` in order.
@@ -65,7 +65,7 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
         The fitted scikit-learn encoder of each encoded column.
     n_features_in_ : int
         Number of input columns.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Column names, when ``X`` was a DataFrame with string column names.
 
     See Also

@@ -151,7 +151,7 @@ default="adam"
         Number of targets.
     n_features_in_ : int
         Number of input columns.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Column names, when ``X`` was a DataFrame with string column names.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the :class:`TabularModule`.

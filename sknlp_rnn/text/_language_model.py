@@ -440,7 +440,7 @@ default="adam"
 
         Returns
         -------
-        proba : ndarray of shape (n_documents, vocab_size_)
+        proba : ndarray of shape ``(n_documents, vocab_size_)``
             Probability of every token id coming next.
         """
         _, seqs = self._rows(X)
