@@ -158,7 +158,7 @@ def test_fitted_sklearn_transformers_and_frames_round_trip():
 
 
 def test_plain_values_round_trip():
-    from sknlp_rnn._persistence import _Reader, _Writer
+    from sknlp_rnn._state_codec import _Reader, _Writer
 
     frame = pd.DataFrame(
         {"s": ["a", None, "b"], "n": [1, 2, 3], "t": pd.to_datetime(["2020"] * 3)},
