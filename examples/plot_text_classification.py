@@ -84,4 +84,8 @@ plt.show()
 # %%
 # Predict on new text
 # -------------------
-print(rnn.predict(["I love my new car, it drives itself!", "Never. Ever. #nope"]))
+print(
+    rnn.predict(
+        ["I love my new car, it drives itself!", "Worst flight ever, delayed again."]
+    )
+)
