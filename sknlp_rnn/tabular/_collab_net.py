@@ -60,9 +60,8 @@ class _CollabNet(_Net):
     """skorch net with tensor-sliced batches and an L2 penalty on the ids used.
 
     Its training step is skorch's without the optimizer closure (Adam never
-    re-evaluates the loss) and without switching the module to training mode
-    when it already is: with cheap batches, that bookkeeping was a measurable
-    part of the step.
+    re-evaluates the loss): with cheap batches, that bookkeeping was a
+    measurable part of the step.
     """
 
     def __init__(self, *args, penalty=0.0, **kwargs):
@@ -76,15 +75,6 @@ class _CollabNet(_Net):
         else:
             shuffle = False
         return _Batches(X, y, self.batch_size, shuffle)
-
-    def train_step_single(self, batch, **fit_params):
-        Xi, yi = batch
-        if not self.module_.training:
-            self.module_.train()
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
         if self.grad_scaler_ is not None:  # float16 on CUDA: the base scales

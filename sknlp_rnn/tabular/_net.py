@@ -10,7 +10,6 @@ from copy import deepcopy
 import numpy as np
 import torch
 from skorch.callbacks import LRScheduler
-from skorch.dataset import unpack_data
 
 from .._base import _Net
 
@@ -57,21 +56,7 @@ class _BatchSlicer:
 
 
 class TabularNet(_Net):
-    """skorch net whose batches are sliced from whole tensors.
-
-    It also switches the module to training mode only when it is not already
-    in it, rather than walking every submodule at every batch.
-    """
-
-    def train_step_single(self, batch, **fit_params):
-        if not self.module_.training:
-            self.module_.train()
-            self.criterion_.train()
-        Xi, yi = unpack_data(batch)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
+    """skorch net whose batches are sliced from whole tensors."""
 
     def get_iterator(self, dataset, training=False):
         base, indices = dataset, None
