@@ -6,6 +6,9 @@ Prints, in one run:
   fed once from a zero state, beside the "always predict 'thousand'" baseline
   and fast.ai's published figures (2-layer GRU 0.807, regularised 2-layer LSTM
   0.87);
+* the same with the neural cache (``cache_size``), its settings chosen by
+  log-likelihood (``score``) on the last 10% of the *training* text, read by
+  a model trained on the first 90%: the validation text is never looked at;
 * fit seconds and training tokens per second of our estimator and of a plain
   PyTorch loop training the same module on the same batches (same windows, same
   loss, same clipping, same optimizer), alternated, medians and their ratio.
@@ -46,6 +49,13 @@ SETTINGS = {
     "batch_size": 64,
     "lr": 3e-3,
     "max_epochs": 15,
+}
+
+# Neural cache settings tried on the held-out tail of the training text.
+CACHE_GRID = {
+    "cache_size": [200, 1000],
+    "cache_theta": [10.0, 20.0, 40.0, 80.0],
+    "cache_lambda": [0.1, 0.3, 0.5, 0.7],
 }
 
 
@@ -155,6 +165,28 @@ def plain_predict_tokens(model, X, bos_idx=2):
     return logits.argmax(-1)[:, 1:].cpu().numpy()
 
 
+def choose_cache(X_train, settings, run):
+    """Cache settings with the best log-likelihood on the training tail."""
+    cut = int(X_train.shape[1] * 0.9)
+    lm, _ = fit_ours(X_train[:, :cut], settings, seed=0, **run)
+    tail = X_train[:, cut:]
+    scores = {
+        (size, theta, lam): lm.set_params(
+            cache_size=size, cache_theta=theta, cache_lambda=lam
+        ).score(tail)
+        for size in CACHE_GRID["cache_size"]
+        for theta in CACHE_GRID["cache_theta"]
+        for lam in CACHE_GRID["cache_lambda"]
+    }
+    best = max(scores, key=scores.get)
+    plain = lm.set_params(cache_size=0).score(tail)
+    print(
+        f"  cache chosen on the training tail ({tail.size} tokens): size, theta, "
+        f"lambda = {best}; tail log-likelihood {plain:.4f} -> {scores[best]:.4f}"
+    )
+    return dict(zip(CACHE_GRID, best, strict=True))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -199,7 +231,17 @@ def main():
         f"elsewhere {right[~starts].mean():.4f}"
     )
     print(f"  accuracy if every thousands digit is missed: {1 - starts.mean():.4f}")
-    print(f"  goal >= 0.90: {'met' if ours_acc >= 0.90 else 'NOT met'}\n")
+    cache = choose_cache(X_train, settings, run)
+    lm.set_params(**cache)
+    cache_acc = accuracy(lm.predict_tokens(X_valid), X_valid)
+    right = lm.predict_tokens(X_valid)[0, :-1] == X_valid[0, 1:]
+    print(
+        f"  with the neural cache      {cache_acc:.4f}   perplexity "
+        f"{lm.perplexity(X_valid):.3f}; after ',' {right[starts].mean():.4f}, "
+        f"elsewhere {right[~starts].mean():.4f}"
+    )
+    best = max(ours_acc, cache_acc)
+    print(f"  goal >= 0.90: {'met' if best >= 0.90 else 'NOT met'}\n")
 
     timing = {**settings, "max_epochs": args.timing_epochs}
     times = {"ours": [ours_s / epochs], "plain": [plain_s / epochs]}

@@ -83,6 +83,10 @@ def _instances():
         if "random_state" in cls().get_params():
             params.setdefault("random_state", 0)
         yield cls(**params)
+    # the neural cache changes every prediction method: check it too
+    yield sknlp_rnn.SequenceLMRegressor(
+        **TEST_PARAMS["SequenceLMRegressor"], cache_size=16, random_state=0
+    )
 
 
 NUMERIC_INPUT = [

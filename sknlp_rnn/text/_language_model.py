@@ -10,7 +10,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -20,6 +19,7 @@ from .._base import BaseRNNEstimator
 from ..nn import LanguageModelModule
 from ..nn._encoder import CELLS
 from ._batching import check_token_ids, pad_rows
+from ._cache import CacheMemory, mix_cache
 from ._stream import (
     ResetState,
     StreamNet,
@@ -64,7 +64,13 @@ class SequenceLMRegressor(DensityMixin, BaseRNNEstimator):
     the hidden-to-hidden weights, activation (``alpha``) and temporal
     activation (``beta``) regularisation. Gradients are clipped by default.
 
-    At prediction time every row is read on its own from a zero state.
+    At prediction time every row is read on its own from a zero state. With
+    ``cache_size`` the predictions use a neural cache (Grave et al., 2017): the
+    model's next-token distribution is mixed with one read from the last
+    ``cache_size`` positions of the same row whose last layer output resembles
+    the current one (the token that followed them). It needs no training, helps
+    wherever a document repeats itself, and is tuned on held-out text with
+    ``score`` (see the user guide).
 
     Parameters
     ----------
@@ -106,6 +112,17 @@ class SequenceLMRegressor(DensityMixin, BaseRNNEstimator):
     bos_idx : int or None, default=2
         Beginning-of-document id (``Vocab`` puts ``xxbos`` at 2) put in front of
         every row; ``None`` joins the rows directly.
+    cache_size : int, default=0
+        Number of preceding positions of a row the neural cache reads at
+        prediction time (``predict``, ``predict_proba``, ``predict_tokens``,
+        ``score``, ``perplexity``, ``generate``); ``0`` turns it off. Training
+        is the same either way, so it can be changed on a fitted model with
+        ``set_params``.
+    cache_theta : float, default=40.0
+        Sharpness of the cache's attention: the cosine similarity between the
+        current and a remembered output is multiplied by it before the softmax.
+    cache_lambda : float, default=0.3
+        Weight of the cache's distribution in the mixture, in (0, 1).
     lr : float, default=3e-3
         Learning rate.
     max_epochs : int, default=10
@@ -210,6 +227,9 @@ default="adam"
         "pad_idx": [Interval(Integral, 0, None, closed="left")],
         "unk_idx": [Interval(Integral, 0, None, closed="left")],
         "bos_idx": [None, Interval(Integral, 0, None, closed="left")],
+        "cache_size": [Interval(Integral, 0, None, closed="left")],
+        "cache_theta": [Interval(Real, 0, None, closed="neither")],
+        "cache_lambda": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -231,6 +251,9 @@ default="adam"
         pad_idx=1,
         unk_idx=0,
         bos_idx=2,
+        cache_size=0,
+        cache_theta=40.0,
+        cache_lambda=0.3,
         lr=3e-3,
         max_epochs=10,
         batch_size=32,
@@ -260,6 +283,9 @@ default="adam"
         self.pad_idx = pad_idx
         self.unk_idx = unk_idx
         self.bos_idx = bos_idx
+        self.cache_size = cache_size
+        self.cache_theta = cache_theta
+        self.cache_lambda = cache_lambda
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -379,6 +405,14 @@ default="adam"
         )
         return X, seqs
 
+    def _chunk_length(self, n_rows):
+        """Positions per chunk so that one chunk's scores fit the budget."""
+        per_position = n_rows * (self.vocab_size_ + self.cache_size)
+        chunk = max(16, _LOGIT_BUDGET // per_position)
+        if self.cache_size:  # the cache also compares the chunk with itself
+            chunk = min(chunk, max(16, math.isqrt(_LOGIT_BUDGET // n_rows)))
+        return chunk
+
     def _scan(self, seqs):
         """Run documents from a zero state, in batches and chunks of positions.
 
@@ -398,7 +432,7 @@ default="adam"
             rows = order[first : first + self.batch_size]
             tokens = torch.as_tensor(pad_rows([seqs[i] for i in rows], self.pad_idx))
             lengths = torch.as_tensor(sizes[rows])
-            chunk = max(16, _LOGIT_BUDGET // (len(rows) * self.vocab_size_))
+            chunk = self._chunk_length(len(rows))
             state = None
             for start in range(0, tokens.size(1), chunk):
                 part = (lengths - start).clamp(0, chunk)
@@ -414,18 +448,60 @@ default="adam"
                 ]
                 yield rows, start, out, part, lengths, state
 
+    def _read(self, seqs):
+        """Next-token log-probabilities along the documents, chunk by chunk.
+
+        Callers run it under ``torch.no_grad()``. Yields what :meth:`_scan`
+        yields with the last layer output replaced by the log-probabilities
+        (batch, chunk, vocab_size), float64 on the model's device, the neural
+        cache mixed in when ``cache_size > 0``; then the token that follows
+        each position (``pad_idx`` where none does) and the cache memory
+        (``None`` without a cache).
+        """
+        decoder = self.net_.module_.decoder
+        memory = None
+        for rows, start, out, part, lengths, state in self._scan(seqs):
+            width = out.size(1)
+            following = torch.as_tensor(
+                pad_rows(
+                    [seqs[i][start + 1 : start + 1 + width] for i in rows],
+                    self.pad_idx,
+                    width=width,
+                )
+            ).to(out.device)
+            logp = torch.log_softmax(decoder(out).double(), dim=-1)
+            if self.cache_size:
+                if start == 0:
+                    memory = CacheMemory.empty(len(rows), out.size(2), out.device)
+                pos = start + torch.arange(width, device=out.device)
+                real = pos[None, :] < (start + part.to(out.device))[:, None]
+                memory = memory.extend(out, following, torch.where(real, pos, -1))
+                logp = self._mix_cache(logp, out, pos.expand_as(real), memory)
+                memory = memory.latest(self.cache_size)
+            yield rows, start, logp, part, lengths, state, following, memory
+
+    def _mix_cache(self, logp, out, pos, memory):
+        return mix_cache(
+            logp,
+            out,
+            pos,
+            memory,
+            size=self.cache_size,
+            theta=self.cache_theta,
+            lam=self.cache_lambda,
+        )
+
     @torch.no_grad()
     def _last_logits(self, seqs):
-        """Next-token logits after each document (float64, on CPU) and states."""
+        """Next-token log-probabilities after each document (float64, on CPU),
+        and per batch its rows, states and cache memory."""
         logits = torch.empty((len(seqs), self.vocab_size_), dtype=torch.float64)
-        decoder = self.net_.module_.decoder
         states = {}
-        for rows, start, out, part, lengths, state in self._scan(seqs):
+        for rows, start, logp, part, lengths, state, _, memory in self._read(seqs):
             here = ((part > 0) & (start + part == lengths)).nonzero().flatten()
             if len(here):
-                picked = out[here, part[here] - 1]
-                logits[rows[here.numpy()]] = decoder(picked).double().cpu()
-            states[int(rows[0])] = (rows, state)
+                logits[rows[here.numpy()]] = logp[here, part[here] - 1].cpu()
+            states[int(rows[0])] = (rows, state, memory)
         return logits, states
 
     # -- prediction ------------------------------------------------------------------
@@ -480,10 +556,9 @@ default="adam"
             predicts ``X[i, t + 1]``; ``pad_idx`` where ``X`` holds a pad.
         """
         X, seqs = self._rows(X)
-        decoder = self.net_.module_.decoder
         pieces = [[] for _ in seqs]
-        for rows, _, out, part, _, _ in self._scan(seqs):
-            best = decoder(out).argmax(-1).cpu().numpy()
+        for rows, _, logp, part, *_ in self._read(seqs):
+            best = logp.argmax(-1).cpu().numpy()
             for j, i in enumerate(rows):
                 pieces[i].append(best[j, : int(part[j])])
         real = X != self.pad_idx
@@ -499,24 +574,14 @@ default="adam"
     def _log_likelihood(self, X):
         """Summed log-likelihood of every predicted token, and their count."""
         _, seqs = self._rows(X)
-        decoder = self.net_.module_.decoder
         total, count = 0.0, 0
-        for rows, start, out, part, lengths, _ in self._scan(seqs):
-            width = out.size(1)
-            targets = torch.as_tensor(
-                pad_rows(
-                    [seqs[i][start + 1 : start + 1 + width] for i in rows],
-                    self.pad_idx,
-                )
-            )
-            targets = F.pad(targets, (0, width - targets.size(1)), value=0)
+        for _, start, logp, part, lengths, _, following, _ in self._read(seqs):
             # the last token of a row has no target
-            positions = torch.arange(width)[None, :]
+            positions = torch.arange(logp.size(1))[None, :]
             has_target = (positions < lengths[:, None] - 1 - start) & (
                 positions < part[:, None]
             )
-            logp = torch.log_softmax(decoder(out).double().cpu(), dim=-1)
-            picked = logp.gather(-1, targets[..., None]).squeeze(-1)
+            picked = logp.cpu().gather(-1, following.cpu()[..., None]).squeeze(-1)
             total += float(picked[has_target].sum())
             count += int(has_target.sum())
         if count == 0:
@@ -600,17 +665,26 @@ default="adam"
         result = np.empty((len(seqs), n_tokens), dtype=np.int64)
         module = self.net_.module_
         device = self.net_.device
-        for rows, state in states.values():
+        for rows, state, memory in states.values():
             last = logits[torch.as_tensor(rows)]
+            pos = torch.as_tensor([len(seqs[i]) - 1 for i in rows], device=device)
             for k in range(n_tokens):
                 tokens = self._sample(last, temperature, top_k, generator)
                 result[rows, k] = tokens.numpy()
-                if k + 1 < n_tokens:
-                    with self.net_._autocast():
-                        out, state = module.encoder(
-                            tokens[:, None].to(device), None, state
-                        )
-                    last = module.decoder(out[:, 0].float()).double().cpu()
+                if k + 1 == n_tokens:
+                    break
+                tokens = tokens.to(device)
+                with self.net_._autocast():
+                    out, state = module.encoder(tokens[:, None], None, state)
+                out = out.float()
+                logp = torch.log_softmax(module.decoder(out).double(), dim=-1)
+                if memory is not None:
+                    memory.fill(pos, tokens)
+                    pos = pos + 1
+                    memory = memory.extend(out, tokens[:, None], pos[:, None])
+                    logp = self._mix_cache(logp, out, pos[:, None], memory)
+                    memory = memory.latest(self.cache_size)
+                last = logp[:, 0].cpu()
         return result
 
     def _sample(self, logits, temperature, top_k, generator):
