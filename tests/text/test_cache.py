@@ -88,7 +88,7 @@ def test_cache_window(lm, repeated):
 
 def test_cache_across_chunks_and_ragged_batches(lm, repeated, monkeypatch):
     """Memory carries across chunks; rows of other lengths do not disturb it."""
-    from sknlp_rnn.text import _language_model
+    from sknlp_rnn.text import _lm_reading
 
     cached = _with_cache(lm, batch_size=3)
     X = [repeated[0].tolist(), repeated[1, :7].tolist(), repeated[2, :25].tolist()]
@@ -96,7 +96,7 @@ def test_cache_across_chunks_and_ragged_batches(lm, repeated, monkeypatch):
     alone = [cached.predict_tokens([row])[0] for row in X]
     for got, want in zip(cached.predict_tokens(X), alone, strict=True):
         np.testing.assert_array_equal(got[: len(want)], want)
-    monkeypatch.setattr(_language_model, "_LOGIT_BUDGET", 1)  # 16-token chunks
+    monkeypatch.setattr(_lm_reading, "_LOGIT_BUDGET", 1)  # 16-token chunks
     np.testing.assert_allclose(cached.predict_proba(X), whole[0], rtol=1e-5)
     np.testing.assert_array_equal(cached.predict_tokens(X), whole[1])
     assert cached.score(X) == pytest.approx(whole[2], rel=1e-6)
