@@ -65,7 +65,7 @@ def fit_plain(train, reference):
         optimizer = torch.optim.Adam(module.parameters(), lr=p["lr"], fused=True)
         steps = p["max_epochs"] * -(-len(y) // p["batch_size"])
         schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=p["lr"], total_steps=steps
+            optimizer, max_lr=p["lr"], total_steps=steps, pct_start=0.25
         )
         module.train()
         for _ in range(p["max_epochs"]):
