@@ -103,6 +103,12 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         ``model="dot"``; for ``model="mlp"`` each column gets
         ``min(600, round(1.6 * n_ids ** 0.56))`` (see
         :func:`sknlp_rnn.nn.embedding_size`).
+    implicit : bool, default=False
+        Implicit feedback (SVD++, ``model="dot"`` only): a user's factors are
+        augmented by a normalised sum of a second set of item factors over
+        the items the user rated in ``fit``, so who rated what informs the
+        user's vector beyond the ratings' values (see
+        :class:`~sknlp_rnn.nn.DotProductBias`).
     hidden_sizes : tuple of int, default=(100,)
         Hidden layer widths of ``model="mlp"`` (unused by ``"dot"``).
     dropout : float, default=0.0
@@ -205,6 +211,7 @@ default="adam"
         **BaseRNNEstimator._parameter_constraints,
         "model": [StrOptions({"dot", "mlp"})],
         "n_factors": [None, Interval(Integral, 1, None, closed="left")],
+        "implicit": ["boolean"],
         "hidden_sizes": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "y_range": [None, StrOptions({"auto"}), tuple, list],
@@ -216,6 +223,7 @@ default="adam"
         *,
         model="dot",
         n_factors=None,
+        implicit=False,
         hidden_sizes=(100,),
         dropout=0.0,
         y_range="auto",
@@ -235,6 +243,7 @@ default="adam"
     ):
         self.model = model
         self.n_factors = n_factors
+        self.implicit = implicit
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.y_range = y_range
@@ -321,6 +330,9 @@ default="adam"
                 y_range=self.y_range_,
                 dropout=self.dropout,
                 target_mean=target_mean,
+                implicit=(
+                    (self._seen.indptr, self._seen.indices) if self.implicit else None
+                ),
             )
         return CollabNN(
             cardinalities,
@@ -351,6 +363,11 @@ default="adam"
             raise ValueError(
                 "hidden_sizes must be a tuple of positive ints; got "
                 f"{self.hidden_sizes!r}."
+            )
+        if self.implicit and self.model != "dot":
+            raise ValueError(
+                "implicit=True needs model='dot' (implicit feedback augments the "
+                f"user factors of the dot product); got model={self.model!r}."
             )
         X, y = self._check_ids(X, y, reset=True)
         self.y_range_ = self._resolve_y_range(y)
