@@ -116,9 +116,10 @@ class DotProductBias(nn.Module):
     user (slot 0) has an empty set.
 
     In training mode each forward pass stores ``last_penalty``: the batch mean
-    of the squared norms of the factors and biases it looked up (with
-    ``implicit``, plus the mean squared norm of each user's ``y_j``), an L2
-    term to add to the loss (classic matrix-factorization regularisation). In
+    of the squared norms of the factor vectors it looked up (with
+    ``implicit``, plus the sum of the squared norms of each user's ``y_j``),
+    an L2 term to add to the loss (classic matrix-factorization
+    regularisation). Biases are not penalised. In
     evaluation mode the dot products are summed in float64 (and the output is
     float64), so a row's prediction is the same whatever batch it is in.
 
@@ -212,7 +213,7 @@ class DotProductBias(nn.Module):
         penalty = None
         if self.training:
             square = weight.square().sum(1, keepdim=True)
-            penalty = F.embedding_bag(items, square, offsets, mode="mean")[inverse]
+            penalty = F.embedding_bag(items, square, offsets, mode="sum")[inverse]
         return sums[inverse], penalty
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
@@ -220,8 +221,7 @@ class DotProductBias(nn.Module):
         vectors = [table(x[:, f]) for f, table in enumerate(self.factors)]
         biases = [table(x[:, f])[:, 0] for f, table in enumerate(self.biases)]
         if self.training:
-            used = vectors + [b[:, None] for b in biases]
-            self.last_penalty = _mean_square(used)
+            self.last_penalty = _mean_square(vectors)
         if self.implicit_factors is not None:
             implicit, penalty = self._implicit(x[:, 0])
             if self.training:

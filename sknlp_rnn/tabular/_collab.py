@@ -87,11 +87,12 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
     alone, which starts at the mean training rating. Never an error, never NaN.
     Missing ids (NaN, None) are an error, not unknown ids.
 
-    **Weight decay.** ``weight_decay`` is an L2 penalty on the factors and
-    biases of the ids in each batch, added to the mean squared error once per
-    rating (classic matrix-factorization regularisation): frequent users and
-    items are held back more, and rows absent from a batch are not shrunk.
-    The dense layers of ``model="mlp"`` and the global bias have no penalty.
+    **Weight decay.** ``weight_decay`` is an L2 penalty on the factors of the
+    ids in each batch, added to the mean squared error once per rating
+    (classic matrix-factorization regularisation): frequent users and items
+    are held back more, and rows absent from a batch are not shrunk. Biases
+    (a single number per id, they cannot overfit the way factors do), the
+    global bias and the dense layers of ``model="mlp"`` have no penalty.
 
     Parameters
     ----------
@@ -126,17 +127,17 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         down to nearly zero at the last one (Adam's momentum moves the other
         way, 0.95 to 0.85), as fast.ai's ``fit_one_cycle``; ``"constant"``
         keeps ``lr``, as do fits of under 5 batches in all.
-    lr : float, default=5e-3
+    lr : float, default=2e-2
         (Peak) learning rate.
     max_epochs : int, default=10
         Number of passes over the ratings.
-    batch_size : int, default=1024
+    batch_size : int, default=4096
         Ratings per batch.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
 default="adam"
         Optimizer.
-    weight_decay : float, default=0.12
-        L2 penalty on the factors and biases of the ids in each batch (see
+    weight_decay : float, default=0.2
+        L2 penalty on the factors of the ids in each batch (see
         above); the optimizer itself gets no weight decay.
     validation_fraction : float or None, default=None
         Fraction of the ratings held out to report a validation loss each
@@ -228,11 +229,11 @@ default="adam"
         dropout=0.0,
         y_range="auto",
         lr_schedule="one_cycle",
-        lr=5e-3,
+        lr=2e-2,
         max_epochs=10,
-        batch_size=1024,
+        batch_size=4096,
         optimizer="adam",
-        weight_decay=0.12,
+        weight_decay=0.2,
         validation_fraction=None,
         patience=None,
         callbacks=None,
