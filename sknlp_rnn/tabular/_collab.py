@@ -127,16 +127,16 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         down to nearly zero at the last one (Adam's momentum moves the other
         way, 0.95 to 0.85), as fast.ai's ``fit_one_cycle``; ``"constant"``
         keeps ``lr``, as do fits of under 5 batches in all.
-    lr : float, default=2e-2
+    lr : float, default=5e-3
         (Peak) learning rate.
     max_epochs : int, default=10
         Number of passes over the ratings.
-    batch_size : int, default=4096
+    batch_size : int, default=1024
         Ratings per batch.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
 default="adam"
         Optimizer.
-    weight_decay : float, default=0.2
+    weight_decay : float, default=0.12
         L2 penalty on the factors of the ids in each batch (see
         above); the optimizer itself gets no weight decay.
     validation_fraction : float or None, default=None
@@ -229,11 +229,11 @@ default="adam"
         dropout=0.0,
         y_range="auto",
         lr_schedule="one_cycle",
-        lr=2e-2,
+        lr=5e-3,
         max_epochs=10,
-        batch_size=4096,
+        batch_size=1024,
         optimizer="adam",
-        weight_decay=0.2,
+        weight_decay=0.12,
         validation_fraction=None,
         patience=None,
         callbacks=None,

@@ -94,7 +94,7 @@ def test_default_lr_and_batch_size_learn():
     X, y, X_test, y_test = low_rank_ratings(n_users=120, n_items=80, density=0.8)
     model = CollabFilterRegressor(n_factors=8, max_epochs=40, random_state=0)
     model.fit(X, y)
-    assert model.batch_size == 4096
+    assert model.batch_size == 1024
     baseline = rmse(y_test, np.full_like(y_test, y.mean()))
     assert rmse(y_test, model.predict(X_test)) < 0.5 * baseline
 
