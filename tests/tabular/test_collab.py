@@ -48,10 +48,11 @@ def ratings():
     return low_rank_ratings()
 
 
-@pytest.fixture(scope="module")
-def fitted(ratings):
+@pytest.fixture(scope="module", params=[False, True], ids=["dot", "implicit"])
+def fitted(ratings, request):
     X, y, _, _ = ratings
-    return CollabFilterRegressor(**FAST, weight_decay=1e-3).fit(X, y)
+    params = {**FAST, "weight_decay": 1e-3, "implicit": request.param}
+    return CollabFilterRegressor(**params).fit(X, y)
 
 
 # -- learning -------------------------------------------------------------------
@@ -61,9 +62,9 @@ def test_recovers_low_rank_matrix(ratings, fitted):
     _, y, X_test, y_test = ratings
     baseline = rmse(y_test, np.full_like(y_test, y.mean()))
     ours = rmse(y_test, fitted.predict(X_test))
-    # noise level is 0.1; the global mean is ~1.3 off
+    # noise level is 0.1; the global mean is ~0.94 off
     assert ours < 0.2, ours
-    assert ours < 0.15 * baseline
+    assert ours < 0.16 * baseline
 
 
 def test_mlp_beats_global_mean(ratings):
@@ -341,14 +342,6 @@ def fitted_implicit(ratings):
     return CollabFilterRegressor(**IMPLICIT, weight_decay=1e-3).fit(X, y)
 
 
-def test_implicit_recovers_low_rank_matrix(ratings, fitted_implicit):
-    _, y, X_test, y_test = ratings
-    baseline = rmse(y_test, np.full_like(y_test, y.mean()))
-    ours = rmse(y_test, fitted_implicit.predict(X_test))
-    assert ours < 0.2, ours  # noise level 0.1
-    assert ours < 0.2 * baseline
-
-
 def test_implicit_table_is_trained_and_lists_come_from_fit(ratings, fitted_implicit):
     X, _, _, _ = ratings
     module = fitted_implicit.net_.module_
@@ -361,18 +354,6 @@ def test_implicit_table_is_trained_and_lists_come_from_fit(ratings, fitted_impli
     start, stop = module.implicit_indptr[1:3].tolist()
     items = fitted_implicit.ids_[1][module.implicit_items[start:stop].numpy() - 1]
     assert set(items) == rated
-
-
-def test_implicit_unknown_user_gets_known_item_bias(fitted_implicit, ratings):
-    X, _, _, _ = ratings
-    item = X[0, 1]
-    pred = fitted_implicit.predict([[-1, item], [-1, -1]])
-    g = fitted_implicit.net_.module_.global_bias.detach()
-    expected = [
-        sigmoid_range(g + fitted_implicit.item_bias_[item], *fitted_implicit.y_range_),
-        sigmoid_range(g, *fitted_implicit.y_range_),
-    ]
-    np.testing.assert_allclose(pred, [float(e) for e in expected], rtol=1e-5)
 
 
 def test_implicit_reproducible(ratings):
