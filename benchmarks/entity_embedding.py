@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 from sknlp_rnn import CategoricalEncoder, EntityEmbeddingRegressor
 from sknlp_rnn.datasets import load_diamonds
 from sknlp_rnn.nn import TabularModule, embedding_size
-from sknlp_rnn.tabular._net import predict_float64
+from sknlp_rnn.tabular._training import predict_float64
 
 # The regressor's defaults, spelled out, plus log_target for prices.
 PARAMS = {
@@ -50,7 +50,7 @@ PARAMS = {
     "dropout": 0.0,
     "batch_norm": None,
     "y_range": "auto",
-    "lr_schedule": "onecycle",
+    "lr_schedule": "one_cycle",
     "lr": 1e-2,
     "max_epochs": 30,
     "batch_size": 256,
@@ -128,8 +128,7 @@ def plain_torch_fit(X, price, params, random_state, device="cpu"):
         loss_fn = torch.nn.MSELoss()
         module.train()
         for _ in range(epochs):
-            draw = int(torch.empty((), dtype=torch.int64).random_().item())
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(draw))
+            order = torch.randperm(n)
             for rows in order.split(batch_size):
                 optimizer.zero_grad()
                 pred = module(x_cat[rows].to(device), x_cont[rows].to(device))

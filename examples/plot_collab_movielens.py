@@ -40,8 +40,8 @@ print(ratings[["userId", "movieId", "title", "rating"]].head())
 # The defaults are the benchmarked settings: 50 factors, ``y_range="auto"``
 # (here (0, 5.5)), batches of 1024 ratings, Adam with a one-cycle learning
 # rate schedule peaking at 5e-3 over 10 epochs, and an L2 penalty of 0.12 on
-# the factors and biases of the ids in each batch. We keep 10% of the training
-# ratings aside to watch a validation loss while training.
+# the factors of the ids in each batch (biases are not penalised). We keep
+# 10% of the training ratings aside to watch a validation loss while training.
 model = CollabFilterRegressor(validation_fraction=0.1, random_state=0)
 model.fit(train[["userId", "movieId"]], train["rating"])
 

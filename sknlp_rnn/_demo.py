@@ -546,7 +546,11 @@ def collaborative_filtering(ctx):
         X, np.asarray(y, dtype=float), test_size=0.2, random_state=42
     )
     model = CollabFilterRegressor(  # the fast setting of benchmarks/collab.py
-        batch_size=4096, lr=2e-2, max_epochs=ctx.s["collab_epochs"], **ctx.common()
+        batch_size=4096,
+        lr=2e-2,
+        weight_decay=0.15,
+        max_epochs=ctx.s["collab_epochs"],
+        **ctx.common(),
     )
     _, seconds = _timed(lambda: model.fit(X_train, y_train))
     score = _rmse(y_test, model.predict(X_test))

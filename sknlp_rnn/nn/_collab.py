@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -107,9 +108,18 @@ class DotProductBias(nn.Module):
     global_bias``, the classic biased matrix factorization. The score is passed
     through :func:`sigmoid_range` when ``y_range`` is given.
 
+    With ``implicit`` (SVD++, Koren 2008) the user's factors are augmented by
+    what the user rated, whatever the rating: ``user + |N(u)| ** -0.5 *
+    sum(y_j for j in N(u))``, where ``N(u)`` is the set of items user ``u``
+    rated in training and ``y_j`` are a second table of item factors. The sum
+    is one ``embedding_bag`` over the distinct users of a batch. An unknown
+    user (slot 0) has an empty set.
+
     In training mode each forward pass stores ``last_penalty``: the batch mean
-    of the squared norms of the factors and biases it looked up, an L2 term to
-    add to the loss (classic matrix-factorization regularisation). In
+    of the squared norms of the factor vectors it looked up (with
+    ``implicit``, plus the sum of the squared norms of each user's ``y_j``),
+    an L2 term to add to the loss (classic matrix-factorization
+    regularisation). Biases are not penalised. In
     evaluation mode the dot products are summed in float64 (and the output is
     float64), so a row's prediction is the same whatever batch it is in.
 
@@ -125,6 +135,11 @@ class DotProductBias(nn.Module):
         Dropout on the factor vectors during training.
     target_mean : float, default=0.0
         Initial output (the global bias starts at the score giving it).
+    implicit : tuple of (indptr, items) or None, default=None
+        The items each user rated, in compressed-row form: user ``u``'s item
+        ids (field 1 ids) are ``items[indptr[u]:indptr[u + 1]]``;
+        ``len(indptr)`` is ``cardinalities[0] + 1``. ``None``: no implicit
+        feedback. Kept as non-persistent buffers (not in ``state_dict``).
 
     Examples
     --------
@@ -132,6 +147,10 @@ class DotProductBias(nn.Module):
     >>> from sknlp_rnn.nn import DotProductBias
     >>> model = DotProductBias([4, 6], n_factors=3, y_range=(0.0, 5.5))
     >>> tuple(model(torch.tensor([[1, 2], [3, 5]])).shape)
+    (2,)
+    >>> rated = ([0, 0, 2, 3, 3], [1, 2, 5])  # user 1: items 1, 2; user 2: 5
+    >>> svdpp = DotProductBias([4, 6], n_factors=3, implicit=rated)
+    >>> tuple(svdpp(torch.tensor([[1, 2], [3, 5]])).shape)
     (2,)
     """
 
@@ -142,11 +161,26 @@ class DotProductBias(nn.Module):
         y_range: tuple[float, float] | None = None,
         dropout: float = 0.0,
         target_mean: float = 0.0,
+        implicit: tuple[Sequence[int], Sequence[int]] | None = None,
     ):
         super().__init__()
         n_fields = len(cardinalities)
         if n_fields < 2:
             raise ValueError(f"need at least two id fields, got {n_fields}.")
+        self.implicit_factors = None
+        if implicit is not None:
+            indptr = torch.as_tensor(implicit[0], dtype=torch.int64)
+            items = torch.as_tensor(implicit[1], dtype=torch.int64)
+            if len(indptr) != cardinalities[0] + 1 or indptr[-1] != len(items):
+                raise ValueError(
+                    "implicit must be (indptr, items) with len(indptr) == "
+                    f"cardinalities[0] + 1 == {cardinalities[0] + 1} and "
+                    f"indptr[-1] == len(items); got {len(indptr)} and "
+                    f"{len(items)}."
+                )
+            self.implicit_factors = _id_embeddings([cardinalities[1]], [n_factors])[0]
+            self.register_buffer("implicit_indptr", indptr, persistent=False)
+            self.register_buffer("implicit_items", items, persistent=False)
         self.y_range = None if y_range is None else tuple(map(float, y_range))
         self.factors = _id_embeddings(cardinalities, [n_factors] * n_fields)
         self.biases = _id_embeddings(cardinalities, [1] * n_fields)
@@ -156,16 +190,48 @@ class DotProductBias(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.last_penalty: torch.Tensor | None = None
 
+    def _implicit(self, users: torch.Tensor):
+        """``|N(u)| ** -0.5 * sum(y_j)`` per row, and the rows' mean ``|y_j|^2``."""
+        distinct, inverse = torch.unique(users, return_inverse=True)
+        starts = self.implicit_indptr[distinct]
+        counts = self.implicit_indptr[distinct + 1] - starts
+        offsets = torch.cumsum(counts, 0) - counts
+        total = int(counts.sum())
+        positions = torch.arange(total, device=users.device) + torch.repeat_interleave(
+            starts - offsets, counts, output_size=total
+        )
+        items = self.implicit_items[positions]
+        weight = self.implicit_factors.weight
+        if not self.training:
+            weight = weight.double()  # as the float64 dot products below
+        scale = torch.repeat_interleave(
+            counts.clamp(min=1).to(weight.dtype).rsqrt(), counts, output_size=total
+        )
+        sums = F.embedding_bag(
+            items, weight, offsets, mode="sum", per_sample_weights=scale
+        )
+        penalty = None
+        if self.training:
+            square = weight.square().sum(1, keepdim=True)
+            penalty = F.embedding_bag(items, square, offsets, mode="sum")[inverse]
+        return sums[inverse], penalty
+
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Scores before the output squashing, shape ``(batch,)``."""
         vectors = [table(x[:, f]) for f, table in enumerate(self.factors)]
         biases = [table(x[:, f])[:, 0] for f, table in enumerate(self.biases)]
         if self.training:
-            self.last_penalty = _mean_square(vectors + [b[:, None] for b in biases])
+            self.last_penalty = _mean_square(vectors)
+        if self.implicit_factors is not None:
+            implicit, penalty = self._implicit(x[:, 0])
+            if self.training:
+                self.last_penalty = self.last_penalty + penalty.mean()
         vectors = [self.dropout(v) for v in vectors]
         if not self.training:
             # float64 sums: a row's prediction then does not depend on its batch
             vectors = [v.double() for v in vectors]
+        if self.implicit_factors is not None:
+            vectors[0] = vectors[0] + implicit
         if len(vectors) == 2:
             interaction = (vectors[0] * vectors[1]).sum(1)
         else:

@@ -1,7 +1,7 @@
 """CollabFilterRegressor: ratings from learned user and item embeddings.
 
 Depends on torch, scikit-learn, scipy, pandas and numpy (skorch through
-``_collab_net``).
+``_training``).
 """
 
 from __future__ import annotations
@@ -18,37 +18,10 @@ from sklearn.utils.validation import validate_data
 
 from .._base import BaseRNNEstimator
 from ..nn import CollabNN, DotProductBias, embedding_size
-from ._collab_net import _HAS_FUSED_ADAM, _CollabNet, _OneCycle
-
-# -- ids ----------------------------------------------------------------------
-
-
-def _learn_ids(column):
-    """Distinct ids of one column, sorted when the ids are comparable."""
-    try:
-        ids = pd.unique(pd.Series(column, dtype=column.dtype))
-    except TypeError as exc:
-        raise TypeError(_UNHASHABLE.format(exc)) from exc
-    try:
-        return np.sort(ids)
-    except TypeError:  # mixed types such as strings and numbers
-        return ids
-
-
-def _encode_ids(column, ids):
-    """Positions of ``column`` in ``ids`` plus one; 0 for ids not in ``ids``."""
-    try:
-        return pd.Index(ids).get_indexer(column).astype(np.int64) + 1
-    except TypeError as exc:
-        raise TypeError(_UNHASHABLE.format(exc)) from exc
-
+from ._training import HAS_FUSED_ADAM, OneCycle, PenalizedTabularNet
+from ._validation import check_n, encode_ids, learn_ids
 
 _NAMES = ("user", "item")
-
-_UNHASHABLE = (
-    "CollabFilterRegressor ids must be hashable values such as a string or a "
-    "number ({})."
-)
 
 
 # -- estimator ----------------------------------------------------------------
@@ -87,11 +60,12 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
     alone, which starts at the mean training rating. Never an error, never NaN.
     Missing ids (NaN, None) are an error, not unknown ids.
 
-    **Weight decay.** ``weight_decay`` is an L2 penalty on the factors and
-    biases of the ids in each batch, added to the mean squared error once per
-    rating (classic matrix-factorization regularisation): frequent users and
-    items are held back more, and rows absent from a batch are not shrunk.
-    The dense layers of ``model="mlp"`` and the global bias have no penalty.
+    **Weight decay.** ``weight_decay`` is an L2 penalty on the factors of the
+    ids in each batch, added to the mean squared error once per rating
+    (classic matrix-factorization regularisation): frequent users and items
+    are held back more, and rows absent from a batch are not shrunk. Biases
+    (a single number per id, they cannot overfit the way factors do), the
+    global bias and the dense layers of ``model="mlp"`` have no penalty.
 
     Parameters
     ----------
@@ -103,6 +77,13 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         ``model="dot"``; for ``model="mlp"`` each column gets
         ``min(600, round(1.6 * n_ids ** 0.56))`` (see
         :func:`sknlp_rnn.nn.embedding_size`).
+    implicit : bool, default=False
+        Implicit feedback (SVD++, ``model="dot"`` only): a user's factors are
+        augmented by a normalised sum of a second set of item factors over
+        the items the user rated in ``fit``, so who rated what informs the
+        user's vector beyond the ratings' values (see
+        :class:`~sknlp_rnn.nn.DotProductBias`). Several times slower to fit:
+        each batch sums the item lists of its distinct users.
     hidden_sizes : tuple of int, default=(100,)
         Hidden layer widths of ``model="mlp"`` (unused by ``"dot"``).
     dropout : float, default=0.0
@@ -115,9 +96,11 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         (bounds included), else ``fit`` raises ``ValueError``. ``None`` gives
         an unbounded linear output.
     lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
-        ``"one_cycle"`` warms the learning rate up to ``lr`` and anneals it
-        over the ``max_epochs`` epochs (torch's ``OneCycleLR``, one step per
-        batch); ``"constant"`` keeps ``lr``.
+        ``"one_cycle"``: the rate climbs from ``lr / 25`` to its peak ``lr``
+        during the first 25% of all training batches, then follows a cosine
+        down to nearly zero at the last one (Adam's momentum moves the other
+        way, 0.95 to 0.85), as fast.ai's ``fit_one_cycle``; ``"constant"``
+        keeps ``lr``, as do fits of under 5 batches in all.
     lr : float, default=5e-3
         (Peak) learning rate.
     max_epochs : int, default=10
@@ -128,7 +111,7 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
 default="adam"
         Optimizer.
     weight_decay : float, default=0.12
-        L2 penalty on the factors and biases of the ids in each batch (see
+        L2 penalty on the factors of the ids in each batch (see
         above); the optimizer itself gets no weight decay.
     validation_fraction : float or None, default=None
         Fraction of the ratings held out to report a validation loss each
@@ -197,12 +180,20 @@ default="adam"
     >>> model.recommend("ann", n=1).round(1)
        item  predicted_rating
     0  heat               1.6
+
+    With implicit feedback (SVD++), who rated what also shapes each user:
+
+    >>> svdpp = CollabFilterRegressor(n_factors=2, implicit=True, max_epochs=200,
+    ...                               lr=0.05, weight_decay=0.0, random_state=0)
+    >>> svdpp.fit(X, y).predict([["ann", "up"], ["cy", "up"]]).round(1)
+    array([5. , 4.2])
     """
 
     _parameter_constraints: dict = {
         **BaseRNNEstimator._parameter_constraints,
         "model": [StrOptions({"dot", "mlp"})],
         "n_factors": [None, Interval(Integral, 1, None, closed="left")],
+        "implicit": ["boolean"],
         "hidden_sizes": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "y_range": [None, StrOptions({"auto"}), tuple, list],
@@ -214,6 +205,7 @@ default="adam"
         *,
         model="dot",
         n_factors=None,
+        implicit=False,
         hidden_sizes=(100,),
         dropout=0.0,
         y_range="auto",
@@ -233,6 +225,7 @@ default="adam"
     ):
         self.model = model
         self.n_factors = n_factors
+        self.implicit = implicit
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.y_range = y_range
@@ -304,7 +297,7 @@ default="adam"
 
     def _encode(self, X):
         return np.column_stack(
-            [_encode_ids(X[:, j], ids) for j, ids in enumerate(self.ids_)]
+            [encode_ids(X[:, j], ids) for j, ids in enumerate(self.ids_)]
         )
 
     # -- fit / predict ---------------------------------------------------------
@@ -319,6 +312,9 @@ default="adam"
                 y_range=self.y_range_,
                 dropout=self.dropout,
                 target_mean=target_mean,
+                implicit=(
+                    (self._seen.indptr, self._seen.indices) if self.implicit else None
+                ),
             )
         return CollabNN(
             cardinalities,
@@ -350,9 +346,14 @@ default="adam"
                 "hidden_sizes must be a tuple of positive ints; got "
                 f"{self.hidden_sizes!r}."
             )
+        if self.implicit and self.model != "dot":
+            raise ValueError(
+                "implicit=True needs model='dot' (implicit feedback augments the "
+                f"user factors of the dot product); got model={self.model!r}."
+            )
         X, y = self._check_ids(X, y, reset=True)
         self.y_range_ = self._resolve_y_range(y)
-        self.ids_ = [_learn_ids(X[:, j]) for j in range(X.shape[1])]
+        self.ids_ = [learn_ids(X[:, j]) for j in range(X.shape[1])]
         if self.n_factors is not None:
             self.embedding_sizes_ = [int(self.n_factors)] * len(self.ids_)
         elif self.model == "dot":
@@ -367,13 +368,13 @@ default="adam"
         target_mean = float(y.mean())
         callbacks = []
         if self.lr_schedule == "one_cycle":
-            callbacks.append(("one_cycle", _OneCycle()))
+            callbacks.append(("lr_schedule", OneCycle()))
         self._fit_net(
             lambda: self._build_module(target_mean),
             codes,
             y,
             criterion=torch.nn.MSELoss,
-            net_class=_CollabNet,
+            net_class=PenalizedTabularNet,
             callbacks=callbacks,
             penalty=self.weight_decay,
             optimizer__param_groups=[("*", {"weight_decay": 0.0})],
@@ -383,7 +384,7 @@ default="adam"
 
     def _fused_optimizer(self):
         """Fused Adam/AdamW (one kernel per step) where torch has it."""
-        if self.optimizer in ("adam", "adamw") and _HAS_FUSED_ADAM:
+        if self.optimizer in ("adam", "adamw") and HAS_FUSED_ADAM:
             return {"optimizer__fused": True}
         return {}
 
@@ -472,9 +473,9 @@ default="adam"
             ``"predicted_rating"``, best first.
         """
         self._check_fitted()
-        _check_n(n)
+        check_n(n)
         items = self.ids_[1]
-        u = _encode_ids(np.array([user], dtype=object), self.ids_[0])[0]
+        u = encode_ids(np.array([user], dtype=object), self.ids_[0])[0]
         codes = np.zeros((len(items), len(self.ids_)), dtype=np.int64)
         codes[:, 0] = u
         codes[:, 1] = np.arange(1, len(items) + 1)
@@ -508,8 +509,8 @@ default="adam"
             ``"similarity"``, most similar first.
         """
         self._check_fitted()
-        _check_n(n)
-        i = _encode_ids(np.array([item], dtype=object), self.ids_[1])[0]
+        check_n(n)
+        i = encode_ids(np.array([item], dtype=object), self.ids_[1])[0]
         if i == 0:
             raise ValueError(f"Item {item!r} was not seen in fit.")
         factors = self.item_factors_.to_numpy()
@@ -525,8 +526,3 @@ default="adam"
                 "similarity": similarity[order],
             }
         )
-
-
-def _check_n(n):
-    if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}.")

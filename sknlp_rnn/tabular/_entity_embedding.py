@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from .._base import BaseRNNEstimator
 from ..nn import TabularModule, embedding_size
 from ._encoder import CategoricalEncoder
-from ._net import TabularNet, one_cycle, predict_float64
+from ._training import OneCycle, TabularNet, predict_float64
 from ._validation import check_frame, check_target, column_names
 
 UNKNOWN_LABEL = "<unknown>"
@@ -86,14 +86,15 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
     log_target : bool, default=False
         Fit ``log(y)`` (``y`` must be > 0) and predict ``exp`` of the output,
         so the loss is a squared error on the relative scale.
-    lr_schedule : {"onecycle", "constant"}, default="onecycle"
-        ``"onecycle"`` (fast.ai's ``fit_one_cycle``) warms the learning rate up
-        from ``lr / 25`` to ``lr`` over the first quarter of the
-        ``max_epochs`` and anneals it to nearly zero by the end (with Adam, the
-        momentum cycles between 0.95 and 0.85); ``"constant"`` keeps ``lr``
-        (as does a fit of fewer than 5 optimizer steps).
+    lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
+        ``"one_cycle"`` (fast.ai's ``fit_one_cycle``) warms the learning rate
+        up from ``lr / 25`` to ``lr`` over the first quarter of the training
+        batches and anneals it to nearly zero by the end of ``max_epochs``
+        (with Adam, the momentum cycles between 0.95 and 0.85), one step per
+        batch; ``"constant"`` keeps ``lr`` (as does a fit of fewer than 5
+        batches in all).
     lr : float, default=1e-2
-        Learning rate (the peak rate with ``lr_schedule="onecycle"``).
+        Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : int, default=30
         Number of passes over the training data.
     batch_size : int, default=256
@@ -199,7 +200,7 @@ default="adam"
         "batch_norm": [None, StrOptions({"continuous", "all"})],
         "y_range": [None, StrOptions({"auto"}), "array-like"],
         "log_target": ["boolean"],
-        "lr_schedule": [StrOptions({"onecycle", "constant"})],
+        "lr_schedule": [StrOptions({"one_cycle", "constant"})],
     }
 
     def __init__(
@@ -214,7 +215,7 @@ default="adam"
         batch_norm=None,
         y_range="auto",
         log_target=False,
-        lr_schedule="onecycle",
+        lr_schedule="one_cycle",
         lr=1e-2,
         max_epochs=30,
         batch_size=256,
@@ -360,19 +361,6 @@ default="adam"
             "x_cont": np.ascontiguousarray(x_cont, dtype=np.float32),
         }
 
-    def _schedule(self, n_samples):
-        """The learning-rate schedule callback (none for "constant")."""
-        if self.lr_schedule == "constant":
-            return []
-        n_train = n_samples
-        if self.validation_fraction is not None:
-            # skorch holds out ceil(f * n) rows; floor never undercounts steps
-            n_train -= int(np.floor(self.validation_fraction * n_samples))
-        steps = self.max_epochs * -(-n_train // self.batch_size)
-        if steps < 5:  # too short to warm up and anneal
-            return []
-        return [("lr_schedule", one_cycle(self.lr, steps, self._optimizer_class()))]
-
     def _build_module(self):
         return TabularModule(
             cardinalities=self.encoder_.cardinalities_,
@@ -443,7 +431,9 @@ default="adam"
             z,
             criterion=torch.nn.MSELoss,
             net_class=TabularNet,
-            callbacks=self._schedule(len(z)),
+            callbacks=(
+                [("lr_schedule", OneCycle())] if self.lr_schedule == "one_cycle" else []
+            ),
         )
         self.embeddings_ = self._embedding_frames()
         return self

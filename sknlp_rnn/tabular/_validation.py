@@ -1,4 +1,4 @@
-"""Input checks and column selection shared by the tabular estimators (private).
+"""Input checks, column selection and id tables of the tabular estimators (private).
 
 Depends on numpy, pandas and scikit-learn.
 """
@@ -169,3 +169,38 @@ def finish_output(estimator, frame, index):
         frame.index = index
         return frame
     return frame.to_numpy()
+
+
+# -- ids of CollabFilterRegressor ---------------------------------------------
+
+
+def learn_ids(column):
+    """Distinct ids of one column, sorted when the ids are comparable."""
+    try:
+        ids = pd.unique(pd.Series(column, dtype=column.dtype))
+    except TypeError as exc:
+        raise TypeError(_UNHASHABLE.format(exc)) from exc
+    try:
+        return np.sort(ids)
+    except TypeError:  # mixed types such as strings and numbers
+        return ids
+
+
+def encode_ids(column, ids):
+    """Positions of ``column`` in ``ids`` plus one; 0 for ids not in ``ids``."""
+    try:
+        return pd.Index(ids).get_indexer(column).astype(np.int64) + 1
+    except TypeError as exc:
+        raise TypeError(_UNHASHABLE.format(exc)) from exc
+
+
+_UNHASHABLE = (
+    "CollabFilterRegressor ids must be hashable values such as a string or a "
+    "number ({})."
+)
+
+
+def check_n(n):
+    """Raise ValueError unless ``n`` is a positive int."""
+    if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}.")

@@ -54,13 +54,12 @@ def test_y_range_bounds_outputs():
     assert sigmoid_range(torch.tensor(-100.0), 1.0, 2.0).item() == pytest.approx(1.0)
 
 
-def test_training_forward_stores_l2_penalty_of_used_rows():
+def test_training_forward_stores_l2_penalty_of_used_factors():
     model = DotProductBias([3, 3], n_factors=2)
+    for table in model.biases:
+        torch.nn.init.normal_(table.weight)  # biases are not penalised
     x = ids([1, 2], [2, 0])
-    rows = [
-        model.factors[f](x[:, f]).square().sum(1) + model.biases[f](x[:, f])[:, 0] ** 2
-        for f in range(2)
-    ]
+    rows = [model.factors[f](x[:, f]).square().sum(1) for f in range(2)]
     model(x)
     torch.testing.assert_close(model.last_penalty, (rows[0] + rows[1]).mean())
     model.eval()
@@ -86,3 +85,61 @@ def test_embedding_size_rule():
 def test_needs_two_fields():
     with pytest.raises(ValueError, match="at least two"):
         DotProductBias([3])
+
+
+def rated_lists():
+    # user 1 rated items 1, 2; user 2 rated item 4; user 3 nothing
+    return [0, 0, 2, 3, 3], [1, 2, 4]
+
+
+def test_implicit_feedback_adds_normalised_sum_to_user_factors():
+    torch.manual_seed(0)
+    model = DotProductBias([4, 5], n_factors=3, implicit=rated_lists())
+    torch.nn.init.normal_(model.implicit_factors.weight)
+    x = ids([1, 2, 3, 0, 1], [3, 3, 3, 3, 1])
+    y = model.implicit_factors.weight
+    extra = torch.stack(
+        [
+            (y[1] + y[2]) / 2**0.5,
+            y[4],
+            torch.zeros(3),
+            torch.zeros(3),
+            (y[1] + y[2]) / 2**0.5,
+        ]
+    )
+    u, i = model.factors[0](x[:, 0]) + extra, model.factors[1](x[:, 1])
+    biases = model.biases[0](x[:, 0])[:, 0] + model.biases[1](x[:, 1])[:, 0]
+    expected = (u * i).sum(1) + biases + model.global_bias
+    torch.testing.assert_close(model.score(x), expected)
+    # evaluation: float64, same values, and a row does not depend on its batch
+    model.eval()
+    full = model.score(x)
+    assert full.dtype == torch.float64
+    torch.testing.assert_close(full.float(), expected.detach())
+    assert torch.equal(model.score(x[2:3]), full[2:3])
+
+
+def test_implicit_penalty_and_gradients():
+    torch.manual_seed(0)
+    model = DotProductBias([4, 5], n_factors=2, implicit=rated_lists())
+    torch.nn.init.normal_(model.implicit_factors.weight)
+    x = ids([1, 2], [3, 3])
+    model(x).sum().backward()
+    y = model.implicit_factors.weight
+    factors = sum(model.factors[f](x[:, f]).square().sum(1) for f in range(2))
+    sums = torch.stack([y[1].square().sum() + y[2].square().sum(), y[4].square().sum()])
+    torch.testing.assert_close(model.last_penalty, (factors + sums).mean())
+    grad = y.grad.abs().sum(1)
+    assert grad[0] == 0 and grad[3] == 0  # unknown slot, item rated by nobody
+    assert (grad[[1, 2, 4]] > 0).all()
+
+
+def test_implicit_needs_one_list_per_user():
+    with pytest.raises(ValueError, match="indptr"):
+        DotProductBias([4, 5], implicit=([0, 1], [1]))
+
+
+def test_implicit_lists_are_not_in_state_dict():
+    model = DotProductBias([4, 5], n_factors=2, implicit=rated_lists())
+    assert "implicit_factors.weight" in model.state_dict()
+    assert not any("implicit_items" in key for key in model.state_dict())

@@ -1,0 +1,201 @@
+"""Training plumbing shared by the tabular estimators (private).
+
+One whole-tensor batch iterator (:class:`WholeTensorBatches`, for a matrix or
+a dict of arrays), one skorch net using it (:class:`TabularNet`, and
+:class:`PenalizedTabularNet` adding the modules' L2 penalty), and one
+one-cycle learning-rate callback (:class:`OneCycle`).
+EntityEmbeddingRegressor and CollabFilterRegressor both train through them.
+
+Depends on torch, skorch and numpy.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from skorch.utils import TeeGenerator
+from torch.torch_version import TorchVersion
+
+from .._base import _Net
+
+# torch runs Adam's update as one fused kernel on CPU from 2.4 (CUDA earlier)
+HAS_FUSED_ADAM = TorchVersion(torch.__version__) >= (2, 4)
+
+# Rows per batch when evaluating (validation loss, prediction): no gradients,
+# and the tabular modules give the same output whatever the batch.
+PREDICT_BATCH_SIZE = 4096
+
+# Fraction of the one-cycle steps spent warming up (fast.ai's fit_one_cycle).
+ONE_CYCLE_PCT_START = 0.25
+# Fewer steps than this keep ``lr`` constant: too short to warm up and anneal.
+ONE_CYCLE_MIN_STEPS = 5
+
+
+def _unwrap(dataset):
+    """The arrays behind a skorch Dataset (or Subsets of one) and row indices."""
+    indices = None
+    while isinstance(dataset, torch.utils.data.Subset):
+        sub = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.int64)
+        indices = sub if indices is None else sub[indices]
+        dataset = dataset.dataset
+    return dataset.X, dataset.y, indices
+
+
+class WholeTensorBatches:
+    """Re-iterable mini-batches cut from whole tensors (no per-row collation).
+
+    ``X`` is an array or a dict of arrays (passed to the module as keyword
+    arguments); each batch is one fancy-index (or slice) of every array. Rows
+    are ``indices`` (all rows when ``None``), in a fresh ``torch.randperm``
+    order each pass when ``shuffle``, drawn from torch's global RNG, so a
+    seeded fit sees the same batches every time.
+    """
+
+    def __init__(self, X, y, indices, batch_size, shuffle):
+        if isinstance(X, dict):
+            self.X = {key: torch.as_tensor(value) for key, value in X.items()}
+            first = next(iter(self.X.values()))
+        else:
+            self.X = first = torch.as_tensor(X)
+        self.y = None if y is None else torch.as_tensor(y)
+        self.indices = indices
+        self.n = len(first) if indices is None else len(indices)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return -(-self.n // self.batch_size)
+
+    def _take(self, rows):
+        if isinstance(self.X, dict):
+            Xb = {key: value[rows] for key, value in self.X.items()}
+        else:
+            Xb = self.X[rows]
+        return Xb, None if self.y is None else self.y[rows]
+
+    def __iter__(self):
+        order = self.indices
+        if self.shuffle:
+            order = torch.randperm(self.n)
+            if self.indices is not None:
+                order = self.indices[order]
+        for start in range(0, self.n, self.batch_size):
+            stop = start + self.batch_size
+            yield self._take(slice(start, stop) if order is None else order[start:stop])
+
+
+class TabularNet(_Net):
+    """skorch net whose batches are sliced from whole tensors.
+
+    Its training step is skorch's without the optimizer closure (Adam never
+    re-evaluates the loss): with cheap batches, that bookkeeping is a
+    measurable part of the step. Evaluation batches hold at least
+    ``PREDICT_BATCH_SIZE`` rows.
+    """
+
+    def get_iterator(self, dataset, training=False):
+        X, y, indices = _unwrap(dataset)
+        if training:
+            shuffle = self.get_params_for("iterator_train").get("shuffle", True)
+            batch_size = self.batch_size
+        else:
+            shuffle, batch_size = False, max(self.batch_size, PREDICT_BATCH_SIZE)
+        return WholeTensorBatches(X, y, indices, batch_size, shuffle)
+
+    def train_step(self, batch, **fit_params):
+        if self.grad_scaler_ is not None:  # float16 on CUDA: the base scales
+            return super().train_step(batch, **fit_params)
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        self.optimizer_.step()
+        return step
+
+
+class PenalizedTabularNet(TabularNet):
+    """:class:`TabularNet` adding ``penalty * module.last_penalty`` to training losses.
+
+    The module stores ``last_penalty`` (an L2 term over the embedding rows the
+    batch looked up) in each training forward pass.
+    """
+
+    def __init__(self, *args, penalty=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.penalty = penalty
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        penalty, self.module_.last_penalty = self.module_.last_penalty, None
+        if training and self.penalty and penalty is not None:
+            loss = loss + self.scaled_for_backward(self.penalty * penalty)
+        return loss
+
+
+class OneCycle(Callback):
+    """The one-cycle learning-rate policy, stepped after every training batch.
+
+    Over all training batches of ``max_epochs`` epochs (counted exactly from
+    the training set at the first epoch), the rate warms up from ``lr / 25``
+    to ``lr`` during the first ``ONE_CYCLE_PCT_START`` (a quarter) of the
+    steps, then anneals (cosine) to nearly zero (Smith, 2018; fast.ai's
+    ``fit_one_cycle``). With an optimizer that has momentum (Adam's first
+    beta, or SGD/RMSprop ``momentum > 0``), the momentum moves the opposite
+    way between 0.95 and 0.85. Fits of fewer than ``ONE_CYCLE_MIN_STEPS``
+    batches in all keep ``lr`` constant. Each training batch's rate is
+    recorded in the history as ``event_lr``.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.scheduler_ = None
+        self.steps_ = None
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        if self.steps_ is not None:
+            return
+        self.steps_ = net.max_epochs * -(-len(dataset_train) // net.batch_size)
+        if self.steps_ < ONE_CYCLE_MIN_STEPS:
+            return
+        defaults = net.optimizer_.defaults
+        self.scheduler_ = torch.optim.lr_scheduler.OneCycleLR(
+            net.optimizer_,
+            max_lr=net.lr,
+            total_steps=self.steps_,
+            pct_start=ONE_CYCLE_PCT_START,
+            cycle_momentum="betas" in defaults or defaults.get("momentum", 0) > 0,
+        )
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        scheduler = self.scheduler_
+        if not training or scheduler is None:
+            return
+        # the rate this batch used, as skorch's LRScheduler records it
+        net.history.record_batch("event_lr", scheduler.get_last_lr()[0])
+        if scheduler.last_epoch < scheduler.total_steps - 1:  # ends at the minimum
+            scheduler.step()
+
+
+def predict_float64(module, inputs, device):
+    """Eval-mode forward pass of a float64 copy of ``module``, as numpy.
+
+    Running the trained float32 weights in float64 makes a row's prediction
+    independent of the other rows in its batch (float32 matrix products round
+    differently for different batch shapes), at the cost of a transient copy.
+    """
+    copy = deepcopy(module).to(device=device, dtype=torch.float64).eval()
+    x_cat = torch.as_tensor(inputs["x_cat"])
+    x_cont = torch.as_tensor(inputs["x_cont"], dtype=torch.float64)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(x_cat), PREDICT_BATCH_SIZE):
+            rows = slice(start, start + PREDICT_BATCH_SIZE)
+            out = copy(x_cat[rows].to(device), x_cont[rows].to(device))
+            outputs.append(out.cpu())
+    return torch.cat(outputs).numpy()
