@@ -33,6 +33,7 @@ import torch
 from sknlp_rnn import SequenceLMRegressor
 from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.nn import LanguageModelModule
+from sknlp_rnn.text import tune_cache
 from sknlp_rnn.text._stream import StreamBatches, join_rows
 
 # The documented recipe for human numbers (see examples/plot_human_numbers.py).
@@ -50,14 +51,6 @@ SETTINGS = {
     "lr": 3e-3,
     "max_epochs": 15,
 }
-
-# Neural cache settings tried on the held-out tail of the training text.
-CACHE_GRID = {
-    "cache_size": [200, 1000],
-    "cache_theta": [10.0, 20.0, 40.0, 80.0],
-    "cache_lambda": [0.1, 0.3, 0.5, 0.7],
-}
-
 
 def load_ids():
     """Whitespace tokens to ids, specials first as Vocab orders them."""
@@ -166,25 +159,18 @@ def plain_predict_tokens(model, X, bos_idx=2):
 
 
 def choose_cache(X_train, settings, run):
-    """Cache settings with the best log-likelihood on the training tail."""
+    """Cache settings with the best log-likelihood on the training tail, read
+    by a model trained on the rest (``tune_cache``'s default candidates)."""
     cut = int(X_train.shape[1] * 0.9)
     lm, _ = fit_ours(X_train[:, :cut], settings, seed=0, **run)
     tail = X_train[:, cut:]
-    scores = {
-        (size, theta, lam): lm.set_params(
-            cache_size=size, cache_theta=theta, cache_lambda=lam
-        ).score(tail)
-        for size in CACHE_GRID["cache_size"]
-        for theta in CACHE_GRID["cache_theta"]
-        for lam in CACHE_GRID["cache_lambda"]
-    }
-    best = max(scores, key=scores.get)
-    plain = lm.set_params(cache_size=0).score(tail)
+    best, scores = tune_cache(lm, tail)
+    chosen = max(scores, key=scores.get)
     print(
-        f"  cache chosen on the training tail ({tail.size} tokens): size, theta, "
-        f"lambda = {best}; tail log-likelihood {plain:.4f} -> {scores[best]:.4f}"
+        f"  cache chosen on the training tail ({tail.size} tokens): {best}; tail "
+        f"log-likelihood {scores[(0, None, None)]:.4f} -> {scores[chosen]:.4f}"
     )
-    return dict(zip(CACHE_GRID, best, strict=True))
+    return best
 
 
 def main():

@@ -57,10 +57,12 @@ def _api_rst():
     import sknlp_rnn.datasets
     import sknlp_rnn.exceptions
     import sknlp_rnn.nn
+    import sknlp_rnn.text
 
     sections = [
         ("Estimators and transformers", "sknlp_rnn", sknlp_rnn, "class.rst", True),
         ("Saving and loading", "sknlp_rnn", sknlp_rnn, "function.rst", False),
+        ("Language models", "sknlp_rnn.text", sknlp_rnn.text, "function.rst", False),
         ("Data sets", "sknlp_rnn.datasets", sknlp_rnn.datasets, "function.rst", None),
         (
             "Warnings and errors",

@@ -21,10 +21,6 @@ from sklearn.model_selection import train_test_split
 
 import sknlp_rnn
 
-# Neural cache settings for the human-numbers model, chosen by log-likelihood on
-# the last 10% of the training text (benchmarks/language_model.py).
-LM_CACHE = {"cache_size": 1000, "cache_theta": 80.0, "cache_lambda": 0.7}
-
 # Data size and training length per run size. "full" uses the recipes measured
 # in benchmarks/ (README there); "quick" scales them down to about a minute on
 # 2 CPU cores; "tiny" is for the tests.
@@ -196,6 +192,7 @@ def language_model(ctx):
     """Human numbers: a 2-layer GRU language model learns to count."""
     from sknlp_rnn import SequenceLMRegressor, Tokenizer, Vocab
     from sknlp_rnn.datasets import human_numbers
+    from sknlp_rnn.text import tune_cache
 
     data = human_numbers()
     n = ctx.s["numbers"]
@@ -229,7 +226,9 @@ def language_model(ctx):
         max_epochs=ctx.s["lm_epochs"],
         **ctx.common(),
     )
-    _, seconds = _timed(lambda: lm.fit(train_ids))
+    # the last 10% of the training rows are held out to tune the neural cache
+    cut = max(1, int(len(train_ids) * 0.9))
+    _, seconds = _timed(lambda: lm.fit(train_ids[:cut]))
     real = valid_ids[:, 1:] != vocab.stoi_["xxpad"]
 
     def accuracy():
@@ -237,7 +236,11 @@ def language_model(ctx):
         return float(np.mean(pred[real] == valid_ids[:, 1:][real]))
 
     plain = accuracy()
-    lm.set_params(**LM_CACHE)  # prediction only: no refit
+    best, _ = tune_cache(
+        lm, train_ids[cut:], cache_size=[200], cache_theta=[20.0, 40.0, 80.0]
+    )
+    ctx.log(f"  neural cache chosen on the held-out training rows: {best}")
+    lm.set_params(**best)  # prediction only: no refit
     cached = accuracy()
     most_common = np.bincount(train_ids.ravel()).argmax()
     baseline = float(np.mean(valid_ids[:, 1:][real] == most_common))

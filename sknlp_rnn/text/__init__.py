@@ -1,5 +1,6 @@
 """Text estimators and transformers: tokenization, vocabularies, RNN models."""
 
+from ._cache import tune_cache
 from ._classifier import RNNTextClassifier
 from ._language_model import SequenceLMRegressor
 from ._tokenizer import SPECIAL_TOKENS, Tokenizer
@@ -11,4 +12,5 @@ __all__ = [
     "SequenceLMRegressor",
     "Tokenizer",
     "Vocab",
+    "tune_cache",
 ]

@@ -7,13 +7,16 @@ remembered ones (cosine similarity times ``theta``, softmax) and spreads that
 weight over the tokens that followed them; the prediction is the mixture
 ``(1 - lam) * p_model + lam * p_cache``. A word that the model cannot place
 but that recently followed a similar context (a repeated name, the current
-thousand when counting) gets probability without any training.
+thousand when counting) gets probability without any training. ``tune_cache``
+picks the three settings on held-out text.
 
 Depends on torch only.
 """
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -99,3 +102,67 @@ def mix_cache(log_proba, outputs, pos, memory, *, size, theta, lam):
     )
     mixed = torch.logaddexp(log_proba + math.log1p(-lam), cached.log() + math.log(lam))
     return torch.where(readable.any(-1, keepdim=True), mixed, log_proba)
+
+
+def tune_cache(
+    lm,
+    X,
+    *,
+    cache_size=(200, 1000),
+    cache_theta=(10.0, 20.0, 40.0, 80.0),
+    cache_lambda=(0.1, 0.3, 0.5, 0.7),
+):
+    """Neural cache settings of a fitted language model, chosen on held-out text.
+
+    Every combination of the candidate values is scored with
+    :meth:`SequenceLMRegressor.score` (mean log-likelihood per token) on ``X``,
+    beside the model without a cache. The cache changes predictions only, so
+    no refit is needed; ``lm`` itself is left unchanged. Give text the model
+    did not train on and that is not the test text (the tail of the training
+    text, cut off before fitting, is a good choice).
+
+    Parameters
+    ----------
+    lm : SequenceLMRegressor
+        A fitted language model.
+    X : array-like of shape (n_documents, n_positions) or list of id lists
+        Held-out token ids.
+    cache_size, cache_theta, cache_lambda : sequence
+        Candidate values of the three cache parameters.
+
+    Returns
+    -------
+    best : dict
+        The best ``cache_size``, ``cache_theta`` and ``cache_lambda``
+        (``cache_size=0`` when no cache setting beats the plain model), ready
+        for ``lm.set_params(**best)``.
+    scores : dict
+        Mean log-likelihood of every candidate, keyed by ``(cache_size,
+        cache_theta, cache_lambda)``; ``(0, None, None)`` is the plain model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknlp_rnn import SequenceLMRegressor
+    >>> from sknlp_rnn.text import tune_cache
+    >>> rng = np.random.RandomState(0)
+    >>> lm = SequenceLMRegressor(embedding_dim=8, hidden_size=16, n_layers=1,
+    ...                          max_epochs=1, random_state=0)
+    >>> lm = lm.fit(rng.randint(3, 20, size=(20, 30)))
+    >>> repeated = np.tile(rng.permutation(np.arange(3, 20)), (2, 3))
+    >>> best, scores = tune_cache(lm, repeated, cache_size=[64],
+    ...                           cache_theta=[20.0, 100.0], cache_lambda=[0.5])
+    >>> best["cache_size"]
+    64
+    >>> lm.cache_size  # unchanged until set_params(**best)
+    0
+    """
+    model = copy.copy(lm)  # its own parameters, the same fitted network
+    scores = {(0, None, None): model.set_params(cache_size=0).score(X)}
+    for size, theta, lam in itertools.product(cache_size, cache_theta, cache_lambda):
+        model.set_params(cache_size=size, cache_theta=theta, cache_lambda=lam)
+        scores[(size, theta, lam)] = model.score(X)
+    size, theta, lam = max(scores, key=scores.get)
+    if size == 0:
+        return {"cache_size": 0}, scores
+    return {"cache_size": size, "cache_theta": theta, "cache_lambda": lam}, scores

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sknlp_rnn import SequenceLMRegressor, load, save
+from sknlp_rnn.text import tune_cache
 from sknlp_rnn.text._cache import CacheMemory, mix_cache
 
 FAST = {"embedding_dim": 16, "hidden_size": 32, "n_layers": 1, "random_state": 0}
@@ -168,3 +169,29 @@ def test_mix_cache_by_hand():
         log_proba, query, torch.tensor([[0]]), memory, size=5, theta=theta, lam=lam
     )
     torch.testing.assert_close(alone, log_proba)
+
+
+def test_tune_cache_picks_a_helpful_cache(lm, repeated):
+    before = lm.predict_proba(repeated)
+    best, scores = tune_cache(
+        lm, repeated, cache_size=[6, 64], cache_theta=[10.0, 100.0], cache_lambda=[0.5]
+    )
+    assert len(scores) == 1 + 4 and (0, None, None) in scores
+    assert best == {"cache_size": 64, "cache_theta": 100.0, "cache_lambda": 0.5}
+    assert scores[(64, 100.0, 0.5)] == max(scores.values())
+    # the model itself is untouched
+    assert lm.cache_size == 0
+    np.testing.assert_array_equal(lm.predict_proba(repeated), before)
+    assert _with_cache(lm, **best).score(repeated) == pytest.approx(
+        scores[(64, 100.0, 0.5)]
+    )
+
+
+def test_tune_cache_keeps_the_plain_model_when_no_cache_helps(lm):
+    """On counting the model knows, a one-position cache only misleads it."""
+    counting = np.array([np.roll(np.arange(3, 23), k) for k in range(4)])
+    best, scores = tune_cache(
+        lm, counting, cache_size=[1], cache_theta=[100.0], cache_lambda=[0.9]
+    )
+    assert best == {"cache_size": 0}
+    assert scores[(0, None, None)] > scores[(1, 100.0, 0.9)]
