@@ -52,6 +52,7 @@ SETTINGS = {
     "max_epochs": 15,
 }
 
+
 def load_ids():
     """Whitespace tokens to ids, specials first as Vocab orders them."""
     data = human_numbers()
