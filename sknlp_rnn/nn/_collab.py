@@ -84,11 +84,20 @@ def _mean_square(rows: list[torch.Tensor]) -> torch.Tensor:
     return sum(r.square().sum(1) for r in rows).mean()
 
 
-def _id_embeddings(cardinalities: Sequence[int], widths: Sequence[int]):
-    """One embedding per field with a frozen all-zero unknown row at index 0."""
+def _id_embeddings(
+    cardinalities: Sequence[int],
+    widths: Sequence[int],
+    sparse: bool | Sequence[bool] = False,
+):
+    """One embedding per field with a frozen all-zero unknown row at index 0.
+
+    ``sparse`` (one flag, or one per field) gives tables sparse gradients.
+    """
     tables = nn.ModuleList()
-    for n, width in zip(cardinalities, widths, strict=True):
-        table = nn.Embedding(n, width, padding_idx=0)
+    if isinstance(sparse, bool):
+        sparse = [sparse] * len(cardinalities)
+    for n, width, is_sparse in zip(cardinalities, widths, sparse, strict=True):
+        table = nn.Embedding(n, width, padding_idx=0, sparse=bool(is_sparse))
         if width > 1:
             nn.init.trunc_normal_(table.weight, std=0.01, a=-0.02, b=0.02)
         else:
@@ -140,6 +149,11 @@ class DotProductBias(nn.Module):
         ids (field 1 ids) are ``items[indptr[u]:indptr[u + 1]]``;
         ``len(indptr)`` is ``cardinalities[0] + 1``. ``None``: no implicit
         feedback. Kept as non-persistent buffers (not in ``state_dict``).
+    sparse : bool or sequence of bool, default=False
+        Sparse gradients (only the looked-up rows) for the factor tables of
+        all fields, or of the fields flagged, for an optimizer that updates
+        just those rows (``SGD``, ``SparseAdam``, ...). Bias tables (one
+        number per id) and the implicit-feedback table stay dense.
 
     Examples
     --------
@@ -162,6 +176,7 @@ class DotProductBias(nn.Module):
         dropout: float = 0.0,
         target_mean: float = 0.0,
         implicit: tuple[Sequence[int], Sequence[int]] | None = None,
+        sparse: bool | Sequence[bool] = False,
     ):
         super().__init__()
         n_fields = len(cardinalities)
@@ -182,7 +197,7 @@ class DotProductBias(nn.Module):
             self.register_buffer("implicit_indptr", indptr, persistent=False)
             self.register_buffer("implicit_items", items, persistent=False)
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.factors = _id_embeddings(cardinalities, [n_factors] * n_fields)
+        self.factors = _id_embeddings(cardinalities, [n_factors] * n_fields, sparse)
         self.biases = _id_embeddings(cardinalities, [1] * n_fields)
         self.global_bias = nn.Parameter(
             torch.tensor(_output_bias(target_mean, self.y_range))
@@ -271,6 +286,9 @@ class CollabNN(nn.Module):
         Dropout on the embeddings and after each hidden layer.
     target_mean : float, default=0.0
         Initial output (the last layer's bias starts at the score giving it).
+    sparse : bool or sequence of bool, default=False
+        Sparse gradients (only the looked-up rows) for the embedding tables of
+        all fields, or of the fields flagged.
 
     Examples
     --------
@@ -289,10 +307,11 @@ class CollabNN(nn.Module):
         y_range: tuple[float, float] | None = None,
         dropout: float = 0.0,
         target_mean: float = 0.0,
+        sparse: bool | Sequence[bool] = False,
     ):
         super().__init__()
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.embeddings = _id_embeddings(cardinalities, embedding_sizes)
+        self.embeddings = _id_embeddings(cardinalities, embedding_sizes, sparse)
         layers: list[nn.Module] = [nn.Dropout(dropout)]
         width = sum(embedding_sizes)
         for hidden in hidden_sizes:
