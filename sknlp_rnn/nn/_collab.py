@@ -79,9 +79,17 @@ def _output_bias(target_mean: float, y_range: tuple[float, float] | None) -> flo
     return math.log(p / (1 - p))
 
 
+def _total(terms: list[torch.Tensor]) -> torch.Tensor:
+    """Sum of tensors without Python's ``0 +`` start (one op fewer)."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 def _mean_square(rows: list[torch.Tensor]) -> torch.Tensor:
     """Batch mean of the summed squares of looked-up embedding rows."""
-    return sum(r.square().sum(1) for r in rows).mean()
+    return _total([r.square().sum() for r in rows]) / len(rows[0])
 
 
 def _id_embeddings(
@@ -241,7 +249,8 @@ class DotProductBias(nn.Module):
             implicit, penalty = self._implicit(x[:, 0])
             if self.training:
                 self.last_penalty = self.last_penalty + penalty.mean()
-        vectors = [self.dropout(v) for v in vectors]
+        if self.dropout.p:
+            vectors = [self.dropout(v) for v in vectors]
         if not self.training:
             # float64 sums: a row's prediction then does not depend on its batch
             vectors = [v.double() for v in vectors]
@@ -253,7 +262,7 @@ class DotProductBias(nn.Module):
             stacked = torch.stack(vectors, 1)
             total = stacked.sum(1)
             interaction = 0.5 * (total * total - (stacked * stacked).sum(1)).sum(1)
-        return interaction + sum(biases) + self.global_bias
+        return _total([interaction, *biases, self.global_bias])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.score(x)
