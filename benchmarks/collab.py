@@ -11,7 +11,8 @@ the held-out RMSE and the fit time in seconds:
 * ``CollabFilterRegressor()`` with its default settings (the dot model: 4
   epochs of one-cycle, peak learning rate 1e-2, ``weight_decay=0.08``, lazy
   Adam on the sparse item factors), with implicit feedback (``implicit=True``,
-  SVD++), with the previous defaults (10 epochs, 5e-3, 0.12), with dense
+  SVD++), a faster setting (batches of 1536, peak learning rate 1.2e-2),
+  with the previous defaults (10 epochs, 5e-3, 0.12), with dense
   Adam updates (``optimizer="adamw"``) and ``model="mlp"``;
 * a plain PyTorch loop training the same module (``DotProductBias``) on the
   same batches with the same optimizer (``LazyAdam``), penalty and schedule:
@@ -124,6 +125,7 @@ def predict_surprise(algo, test):
 # Documented settings beside the defaults: (label, parameters).
 SETTINGS = [
     ("implicit=True", {"implicit": True}),
+    ("batch_size=1536, lr=1.2e-2", {"batch_size": 1536, "lr": 1.2e-2}),
     (
         "previous defaults: max_epochs=10, lr=5e-3, weight_decay=0.12",
         {"max_epochs": 10, "lr": 5e-3, "weight_decay": 0.12},

@@ -109,7 +109,11 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         Ratings per batch.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
 default="adam"
-        Optimizer.
+        Optimizer. ``"adam"`` updates lazily: tables with more ids than
+        ``batch_size`` (typically the items) get sparse gradients, and only
+        the rows a batch looked up are updated, Adam moments included (as
+        ``torch.optim.SparseAdam``); other parameters get dense Adam steps.
+        The other options update every parameter at every step.
     weight_decay : float, default=0.08
         L2 penalty on the factors of the ids in each batch (see
         above); the optimizer itself gets no weight decay.

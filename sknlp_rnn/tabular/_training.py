@@ -193,7 +193,9 @@ class LazyAdam(torch.optim.Optimizer):
                 loss = closure()
         if self.dense_ is None:  # at the first step, when gradients exist
             self._split_dense()
-        for group, inner in zip(self.param_groups, self.dense_.param_groups):
+        for group, inner in zip(
+            self.param_groups, self.dense_.param_groups, strict=True
+        ):
             inner.update({k: group[k] for k in ("lr", "betas", "eps", "weight_decay")})
             for param in group["params"]:
                 if param.grad is not None and param.grad.is_sparse:
@@ -207,9 +209,7 @@ class LazyAdam(torch.optim.Optimizer):
             {
                 **{k: v for k, v in group.items() if k != "params"},
                 "params": [
-                    p
-                    for p in group["params"]
-                    if p.grad is None or not p.grad.is_sparse
+                    p for p in group["params"] if p.grad is None or not p.grad.is_sparse
                 ],
             }
             for group in self.param_groups
@@ -228,10 +228,10 @@ class LazyAdam(torch.optim.Optimizer):
             state["exp_avg_sq"] = torch.zeros_like(param)
         state["step"] += 1
         (beta1, beta2), step = group["betas"], state["step"]
-        grad = param.grad.coalesce()
+        grad, decay = param.grad.coalesce(), group["weight_decay"]
         rows, values = grad.indices()[0], grad.values()
-        if group["weight_decay"]:
-            values = values.add(param.index_select(0, rows), alpha=group["weight_decay"])
+        if decay:
+            values = values.add(param.index_select(0, rows), alpha=decay)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         mean = exp_avg.index_select(0, rows).lerp_(values, 1 - beta1)
         square = exp_avg_sq.index_select(0, rows).mul_(beta2)
