@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
+from torch.optim.adam import adam as functional_adam
 from torch.torch_version import TorchVersion
 
 from .._base import _Net
@@ -183,7 +184,6 @@ class LazyAdam(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults)
-        self.dense_ = None
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -191,33 +191,47 @@ class LazyAdam(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        if self.dense_ is None:  # at the first step, when gradients exist
-            self._split_dense()
-        for group, inner in zip(
-            self.param_groups, self.dense_.param_groups, strict=True
-        ):
-            inner.update({k: group[k] for k in ("lr", "betas", "eps", "weight_decay")})
+        for group in self.param_groups:
+            dense = []
             for param in group["params"]:
-                if param.grad is not None and param.grad.is_sparse:
+                if param.grad is None:
+                    continue
+                if param.grad.is_sparse:
                     self._sparse_step(param, group)
-        self.dense_.step()
+                else:
+                    dense.append(param)
+            if dense:
+                self._dense_step(dense, group)
         return loss
 
-    def _split_dense(self):
-        """A (fused where possible) Adam over the dense-gradient parameters."""
-        groups = [
-            {
-                **{k: v for k, v in group.items() if k != "params"},
-                "params": [
-                    p for p in group["params"] if p.grad is None or not p.grad.is_sparse
-                ],
-            }
-            for group in self.param_groups
-        ]
-        fused = HAS_FUSED_ADAM and all(
-            p.dtype.is_floating_point for g in groups for p in g["params"]
+    def _dense_step(self, params, group):
+        """Adam on dense gradients: torch's functional Adam, fused where it can."""
+        fused = HAS_FUSED_ADAM and all(p.dtype.is_floating_point for p in params)
+        states = [self.state[p] for p in params]
+        for param, state in zip(params, states, strict=True):
+            if not state:
+                device = param.device if fused else None
+                state["step"] = torch.zeros((), dtype=torch.float32, device=device)
+                state["exp_avg"] = torch.zeros_like(param)
+                state["exp_avg_sq"] = torch.zeros_like(param)
+        beta1, beta2 = group["betas"]
+        functional_adam(
+            params,
+            [p.grad for p in params],
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [],
+            [s["step"] for s in states],
+            foreach=False,
+            fused=fused,
+            amsgrad=False,
+            beta1=beta1,
+            beta2=beta2,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=False,
         )
-        self.dense_ = torch.optim.Adam(groups, fused=fused or None)
 
     def _sparse_step(self, param, group):
         """Adam on the rows in ``param``'s sparse gradient only."""
