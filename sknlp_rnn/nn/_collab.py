@@ -79,16 +79,48 @@ def _output_bias(target_mean: float, y_range: tuple[float, float] | None) -> flo
     return math.log(p / (1 - p))
 
 
+def _total(terms: list[torch.Tensor]) -> torch.Tensor:
+    """Sum of tensors without Python's ``0 +`` start (one op fewer)."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 def _mean_square(rows: list[torch.Tensor]) -> torch.Tensor:
     """Batch mean of the summed squares of looked-up embedding rows."""
-    return sum(r.square().sum(1) for r in rows).mean()
+    return _total([r.square().sum() for r in rows]) / len(rows[0])
 
 
-def _id_embeddings(cardinalities: Sequence[int], widths: Sequence[int]):
-    """One embedding per field with a frozen all-zero unknown row at index 0."""
+def _lookup(table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+    """``table(ids)``, with a cheaper backward pass for dense tables.
+
+    A dense table's rows are gathered with ``index_select``, whose backward
+    pass (one ``index_add``) costs on CPU a fraction of the embedding's
+    sort-based one; rows of id 0 are detached, so the unknown slot gets no
+    gradient, as with ``padding_idx=0``. Sparse tables, and lookups
+    without gradients, go through the embedding itself.
+    """
+    if table.sparse or not (torch.is_grad_enabled() and table.weight.requires_grad):
+        return table(ids)
+    rows = table.weight.index_select(0, ids)
+    return torch.where((ids != 0).unsqueeze(1), rows, rows.detach())
+
+
+def _id_embeddings(
+    cardinalities: Sequence[int],
+    widths: Sequence[int],
+    sparse: bool | Sequence[bool] = False,
+):
+    """One embedding per field with a frozen all-zero unknown row at index 0.
+
+    ``sparse`` (one flag, or one per field) gives tables sparse gradients.
+    """
     tables = nn.ModuleList()
-    for n, width in zip(cardinalities, widths, strict=True):
-        table = nn.Embedding(n, width, padding_idx=0)
+    if isinstance(sparse, bool):
+        sparse = [sparse] * len(cardinalities)
+    for n, width, is_sparse in zip(cardinalities, widths, sparse, strict=True):
+        table = nn.Embedding(n, width, padding_idx=0, sparse=bool(is_sparse))
         if width > 1:
             nn.init.trunc_normal_(table.weight, std=0.01, a=-0.02, b=0.02)
         else:
@@ -140,6 +172,11 @@ class DotProductBias(nn.Module):
         ids (field 1 ids) are ``items[indptr[u]:indptr[u + 1]]``;
         ``len(indptr)`` is ``cardinalities[0] + 1``. ``None``: no implicit
         feedback. Kept as non-persistent buffers (not in ``state_dict``).
+    sparse : bool or sequence of bool, default=False
+        Sparse gradients (only the looked-up rows) for the factor tables of
+        all fields, or of the fields flagged, for an optimizer that updates
+        just those rows (``SGD``, ``SparseAdam``, ...). Bias tables (one
+        number per id) and the implicit-feedback table stay dense.
 
     Examples
     --------
@@ -162,6 +199,7 @@ class DotProductBias(nn.Module):
         dropout: float = 0.0,
         target_mean: float = 0.0,
         implicit: tuple[Sequence[int], Sequence[int]] | None = None,
+        sparse: bool | Sequence[bool] = False,
     ):
         super().__init__()
         n_fields = len(cardinalities)
@@ -182,7 +220,7 @@ class DotProductBias(nn.Module):
             self.register_buffer("implicit_indptr", indptr, persistent=False)
             self.register_buffer("implicit_items", items, persistent=False)
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.factors = _id_embeddings(cardinalities, [n_factors] * n_fields)
+        self.factors = _id_embeddings(cardinalities, [n_factors] * n_fields, sparse)
         self.biases = _id_embeddings(cardinalities, [1] * n_fields)
         self.global_bias = nn.Parameter(
             torch.tensor(_output_bias(target_mean, self.y_range))
@@ -218,15 +256,16 @@ class DotProductBias(nn.Module):
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Scores before the output squashing, shape ``(batch,)``."""
-        vectors = [table(x[:, f]) for f, table in enumerate(self.factors)]
-        biases = [table(x[:, f])[:, 0] for f, table in enumerate(self.biases)]
+        vectors = [_lookup(table, x[:, f]) for f, table in enumerate(self.factors)]
+        biases = [_lookup(table, x[:, f])[:, 0] for f, table in enumerate(self.biases)]
         if self.training:
             self.last_penalty = _mean_square(vectors)
         if self.implicit_factors is not None:
             implicit, penalty = self._implicit(x[:, 0])
             if self.training:
                 self.last_penalty = self.last_penalty + penalty.mean()
-        vectors = [self.dropout(v) for v in vectors]
+        if self.dropout.p:
+            vectors = [self.dropout(v) for v in vectors]
         if not self.training:
             # float64 sums: a row's prediction then does not depend on its batch
             vectors = [v.double() for v in vectors]
@@ -238,7 +277,7 @@ class DotProductBias(nn.Module):
             stacked = torch.stack(vectors, 1)
             total = stacked.sum(1)
             interaction = 0.5 * (total * total - (stacked * stacked).sum(1)).sum(1)
-        return interaction + sum(biases) + self.global_bias
+        return _total([interaction, *biases, self.global_bias])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.score(x)
@@ -271,6 +310,9 @@ class CollabNN(nn.Module):
         Dropout on the embeddings and after each hidden layer.
     target_mean : float, default=0.0
         Initial output (the last layer's bias starts at the score giving it).
+    sparse : bool or sequence of bool, default=False
+        Sparse gradients (only the looked-up rows) for the embedding tables of
+        all fields, or of the fields flagged.
 
     Examples
     --------
@@ -289,10 +331,11 @@ class CollabNN(nn.Module):
         y_range: tuple[float, float] | None = None,
         dropout: float = 0.0,
         target_mean: float = 0.0,
+        sparse: bool | Sequence[bool] = False,
     ):
         super().__init__()
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.embeddings = _id_embeddings(cardinalities, embedding_sizes)
+        self.embeddings = _id_embeddings(cardinalities, embedding_sizes, sparse)
         layers: list[nn.Module] = [nn.Dropout(dropout)]
         width = sum(embedding_sizes)
         for hidden in hidden_sizes:
@@ -305,7 +348,7 @@ class CollabNN(nn.Module):
         self.last_penalty: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        embedded = [table(x[:, f]) for f, table in enumerate(self.embeddings)]
+        embedded = [_lookup(table, x[:, f]) for f, table in enumerate(self.embeddings)]
         if self.training:
             self.last_penalty = _mean_square(embedded)
         out = self.mlp(torch.cat(embedded, 1))[:, 0]

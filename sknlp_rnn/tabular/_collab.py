@@ -101,16 +101,20 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         down to nearly zero at the last one (Adam's momentum moves the other
         way, 0.95 to 0.85), as fast.ai's ``fit_one_cycle``; ``"constant"``
         keeps ``lr``, as do fits of under 5 batches in all.
-    lr : float, default=5e-3
+    lr : float, default=1e-2
         (Peak) learning rate.
-    max_epochs : int, default=10
+    max_epochs : int, default=4
         Number of passes over the ratings.
     batch_size : int, default=1024
         Ratings per batch.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
 default="adam"
-        Optimizer.
-    weight_decay : float, default=0.12
+        Optimizer. ``"adam"`` updates lazily: tables with more ids than
+        ``batch_size`` (typically the items) get sparse gradients, and only
+        the rows a batch looked up are updated, Adam moments included (as
+        ``torch.optim.SparseAdam``); other parameters get dense Adam steps.
+        The other options update every parameter at every step.
+    weight_decay : float, default=0.08
         L2 penalty on the factors of the ids in each batch (see
         above); the optimizer itself gets no weight decay.
     validation_fraction : float or None, default=None
@@ -210,11 +214,11 @@ default="adam"
         dropout=0.0,
         y_range="auto",
         lr_schedule="one_cycle",
-        lr=5e-3,
-        max_epochs=10,
+        lr=1e-2,
+        max_epochs=4,
         batch_size=1024,
         optimizer="adam",
-        weight_decay=0.12,
+        weight_decay=0.08,
         validation_fraction=None,
         patience=None,
         callbacks=None,
@@ -315,6 +319,7 @@ default="adam"
                 implicit=(
                     (self._seen.indptr, self._seen.indices) if self.implicit else None
                 ),
+                sparse=self._sparse_fields(cardinalities),
             )
         return CollabNN(
             cardinalities,
@@ -323,7 +328,18 @@ default="adam"
             y_range=self.y_range_,
             dropout=self.dropout,
             target_mean=target_mean,
+            sparse=self._sparse_fields(cardinalities),
         )
+
+    @property
+    def _lazy(self):
+        """Whether training uses sparse embedding gradients and LazyAdam."""
+        return self.optimizer == "adam"
+
+    def _sparse_fields(self, cardinalities):
+        """Fields whose tables get sparse gradients: those with more ids than a
+        batch has ratings, where a dense update would touch mostly idle rows."""
+        return [self._lazy and n > self.batch_size for n in cardinalities]
 
     def fit(self, X, y):
         """Learn user and item embeddings from ratings.
@@ -377,6 +393,7 @@ default="adam"
             net_class=PenalizedTabularNet,
             callbacks=callbacks,
             penalty=self.weight_decay,
+            lazy_adam=self._lazy,
             optimizer__param_groups=[("*", {"weight_decay": 0.0})],
             **self._fused_optimizer(),
         )
@@ -384,7 +401,7 @@ default="adam"
 
     def _fused_optimizer(self):
         """Fused Adam/AdamW (one kernel per step) where torch has it."""
-        if self.optimizer in ("adam", "adamw") and HAS_FUSED_ADAM:
+        if self.optimizer == "adamw" and HAS_FUSED_ADAM:
             return {"optimizer__fused": True}
         return {}
 

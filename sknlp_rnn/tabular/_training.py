@@ -3,7 +3,8 @@
 One whole-tensor batch iterator (:class:`WholeTensorBatches`, for a matrix or
 a dict of arrays), one skorch net using it (:class:`TabularNet`, and
 :class:`PenalizedTabularNet` adding the modules' L2 penalty), and one
-one-cycle learning-rate callback (:class:`OneCycle`).
+one-cycle learning-rate callback (:class:`OneCycle`), and one optimizer for
+sparse embedding gradients (:class:`LazyAdam`).
 EntityEmbeddingRegressor and CollabFilterRegressor both train through them.
 
 Depends on torch, skorch and numpy.
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
+from torch.optim.adam import adam as functional_adam
 from torch.torch_version import TorchVersion
 
 from .._base import _Net
@@ -124,12 +126,25 @@ class PenalizedTabularNet(TabularNet):
     """:class:`TabularNet` adding ``penalty * module.last_penalty`` to training losses.
 
     The module stores ``last_penalty`` (an L2 term over the embedding rows the
-    batch looked up) in each training forward pass.
+    batch looked up) in each training forward pass. With ``lazy_adam``, Adam
+    is replaced by :class:`LazyAdam`.
     """
 
-    def __init__(self, *args, penalty=0.0, **kwargs):
+    def __init__(self, *args, penalty=0.0, lazy_adam=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.penalty = penalty
+        self.lazy_adam = lazy_adam
+
+    def initialize_optimizer(self, *args, **kwargs):
+        """With ``lazy_adam``, an ``optimizer`` of ``torch.optim.Adam`` becomes
+        :class:`LazyAdam` (same arguments): sparse embedding gradients then
+        update only the rows a batch touched."""
+        if not (self.lazy_adam and self.optimizer is torch.optim.Adam):
+            return super().initialize_optimizer(*args, **kwargs)
+        named = self.get_all_learnable_params()
+        args, kwargs = self.get_params_for_optimizer("optimizer", named)
+        self.optimizer_ = LazyAdam(*args, **kwargs)
+        return self
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -137,6 +152,109 @@ class PenalizedTabularNet(TabularNet):
         if training and self.penalty and penalty is not None:
             loss = loss + self.scaled_for_backward(self.penalty * penalty)
         return loss
+
+
+class LazyAdam(torch.optim.Optimizer):
+    """Adam that updates only the embedding rows a batch touched.
+
+    Parameters with dense gradients get Adam's usual update. A parameter with
+    a sparse gradient (``nn.Embedding(sparse=True)``) has only the rows in
+    its gradient updated, moments included ("lazy" Adam, as
+    ``torch.optim.SparseAdam``): a step then costs in proportion to the batch,
+    not to the size of the user and item tables, and rows absent from a batch
+    keep their moments instead of decaying them. Bias corrections count each
+    parameter's steps. ``lr`` and ``betas`` live in the parameter groups, so
+    :class:`OneCycle` schedules them.
+
+    Parameters
+    ----------
+    params : iterable of tensors or dicts
+        Parameters or parameter groups.
+    lr : float, default=1e-3
+        Learning rate.
+    betas : tuple of (float, float), default=(0.9, 0.999)
+        Decay rates of the first and second moments.
+    eps : float, default=1e-8
+        Added to the denominator.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient (of the touched rows only, for a
+        sparse gradient), as Adam's ``weight_decay``.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            dense = []
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if param.grad.is_sparse:
+                    self._sparse_step(param, group)
+                else:
+                    dense.append(param)
+            if dense:
+                self._dense_step(dense, group)
+        return loss
+
+    def _dense_step(self, params, group):
+        """Adam on dense gradients: torch's functional Adam, fused where it can."""
+        fused = HAS_FUSED_ADAM and all(p.dtype.is_floating_point for p in params)
+        states = [self.state[p] for p in params]
+        for param, state in zip(params, states, strict=True):
+            if not state:
+                device = param.device if fused else None
+                state["step"] = torch.zeros((), dtype=torch.float32, device=device)
+                state["exp_avg"] = torch.zeros_like(param)
+                state["exp_avg_sq"] = torch.zeros_like(param)
+        beta1, beta2 = group["betas"]
+        functional_adam(
+            params,
+            [p.grad for p in params],
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [],
+            [s["step"] for s in states],
+            foreach=False,
+            fused=fused,
+            amsgrad=False,
+            beta1=beta1,
+            beta2=beta2,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=False,
+        )
+
+    def _sparse_step(self, param, group):
+        """Adam on the rows in ``param``'s sparse gradient only."""
+        state = self.state[param]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(param)
+            state["exp_avg_sq"] = torch.zeros_like(param)
+        state["step"] += 1
+        (beta1, beta2), step = group["betas"], state["step"]
+        grad, decay = param.grad.coalesce(), group["weight_decay"]
+        rows, values = grad.indices()[0], grad.values()
+        if decay:
+            values = values.add(param.index_select(0, rows), alpha=decay)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        mean = exp_avg.index_select(0, rows).lerp_(values, 1 - beta1)
+        square = exp_avg_sq.index_select(0, rows).mul_(beta2)
+        square.addcmul_(values, values, value=1 - beta2)
+        exp_avg.index_copy_(0, rows, mean)
+        exp_avg_sq.index_copy_(0, rows, square)
+        denom = square.div_(1 - beta2**step).sqrt_().add_(group["eps"])
+        update = mean.div_(denom).mul_(-group["lr"] / (1 - beta1**step))
+        param.index_add_(0, rows, update)
 
 
 class OneCycle(Callback):

@@ -7,6 +7,7 @@ import torch
 from sknlp_rnn import CollabFilterRegressor, EntityEmbeddingRegressor
 from sknlp_rnn.tabular._training import (
     ONE_CYCLE_PCT_START,
+    LazyAdam,
     WholeTensorBatches,
 )
 
@@ -113,3 +114,51 @@ def test_too_few_steps_keep_lr_constant():
         n_factors=2, max_epochs=2, batch_size=4, lr=0.05, random_state=0
     ).fit(X, y)
     assert model.net_.optimizer_.param_groups[0]["lr"] == 0.05
+
+
+def _embedding_steps(sparse, optimizer_class, ids_per_step, **kwargs):
+    """An embedding plus a dense bias trained a few steps; final weights."""
+    torch.manual_seed(0)
+    table = torch.nn.Embedding(6, 3, sparse=sparse)
+    bias = torch.nn.Parameter(torch.zeros(()))
+    optimizer = optimizer_class([table.weight, bias], lr=0.1, **kwargs)
+    for ids in ids_per_step:
+        optimizer.zero_grad()
+        out = table(torch.tensor(ids)).sum(1) + bias
+        out.square().sum().backward()
+        optimizer.step()
+    return table.weight.detach().clone(), bias.detach().clone()
+
+
+def test_lazy_adam_matches_adam_when_every_row_is_touched():
+    steps = [[0, 1, 2, 3, 4, 5, 5]] * 4  # every row, one twice
+    for decay in (0.0, 0.1):
+        lazy = _embedding_steps(True, LazyAdam, steps, weight_decay=decay)
+        dense = _embedding_steps(False, torch.optim.Adam, steps, weight_decay=decay)
+        for a, b in zip(lazy, dense, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_lazy_adam_leaves_untouched_rows_and_their_moments_alone():
+    steps = [[0, 1, 2, 3, 4, 5], [0, 1], [0, 1]]
+    lazy, _ = _embedding_steps(True, LazyAdam, steps)
+    after_first, _ = _embedding_steps(True, LazyAdam, steps[:1])
+    dense, _ = _embedding_steps(False, torch.optim.Adam, steps)
+    # rows 2..5 stop moving once no batch touches them (dense Adam's momentum
+    # keeps moving them)
+    torch.testing.assert_close(lazy[2:], after_first[2:])
+    assert not torch.allclose(dense[2:], after_first[2:])
+
+
+def test_collab_adam_is_lazy_on_large_tables_only():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 5, 200), rng.integers(0, 100, 200)])
+    y = rng.uniform(1, 5, 200)
+    model = CollabFilterRegressor(batch_size=32, max_epochs=1, random_state=0)
+    module = model.fit(X, y).net_.module_
+    assert isinstance(model.net_.optimizer_, LazyAdam)
+    assert [t.sparse for t in module.factors] == [False, True]
+    dense = CollabFilterRegressor(optimizer="adamw", batch_size=32, max_epochs=1)
+    dense.fit(X, y)
+    assert not any(t.sparse for t in dense.net_.module_.factors)
+    assert not isinstance(dense.net_.optimizer_, LazyAdam)
