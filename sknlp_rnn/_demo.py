@@ -47,7 +47,7 @@ SIZES = {
         "lm_width": 128,
         "text_epochs": 3,
         "tab_epochs": 30,
-        "collab_epochs": 6,
+        "collab_epochs": 4,
     },
     "full": {
         "numbers": None,
@@ -59,7 +59,7 @@ SIZES = {
         "lm_width": 256,
         "text_epochs": 5,
         "tab_epochs": 30,
-        "collab_epochs": 10,
+        "collab_epochs": 4,
     },
 }
 
@@ -548,10 +548,7 @@ def collaborative_filtering(ctx):
     X_train, X_test, y_train, y_test = train_test_split(
         X, np.asarray(y, dtype=float), test_size=0.2, random_state=42
     )
-    model = CollabFilterRegressor(  # the fast setting of benchmarks/collab.py
-        batch_size=4096,
-        lr=2e-2,
-        weight_decay=0.15,
+    model = CollabFilterRegressor(  # the defaults that benchmarks/collab.py measures
         max_epochs=ctx.s["collab_epochs"],
         **ctx.common(),
     )
