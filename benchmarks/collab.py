@@ -10,10 +10,12 @@ the held-out RMSE and the fit time in seconds:
   with settings tuned on this split;
 * ``CollabFilterRegressor()`` with its default settings (the dot model: 4
   epochs of one-cycle, peak learning rate 1e-2, ``weight_decay=0.08``, lazy
-  Adam on the sparse item factors), with implicit feedback (``implicit=True``,
-  SVD++), a faster setting (batches of 1536, peak learning rate 1.2e-2),
-  with the previous defaults (10 epochs, 5e-3, 0.12), with dense
-  Adam updates (``optimizer="adamw"``) and ``model="mlp"``;
+  Adam on the sparse item factors), the "accurate setting" (SVD++ with 10
+  epochs at 5e-3 and ``weight_decay=0.08``) and its validation runner-up
+  (100 factors, ``dropout=0.3``, linear output), with implicit feedback
+  (``implicit=True``, SVD++), a faster setting (batches of 1536, peak
+  learning rate 1.2e-2), with the previous defaults (10 epochs, 5e-3, 0.12),
+  with dense Adam updates (``optimizer="adamw"``) and ``model="mlp"``;
 * a plain PyTorch loop training the same module (``DotProductBias``) on the
   same batches with the same optimizer (``LazyAdam``), penalty and schedule:
   the ratio of the two fit times is the overhead of the estimator and skorch.
@@ -23,7 +25,9 @@ SVD (defaults) run in turn, rotating which runs first, and medians are
 reported; the other settings are timed once. The settings were chosen on a
 validation split cut from the training 80% (10% of it, three seeds: a split
 close to the final training size ranks settings as the full fit does), never
-on the test 20%.
+on the test 20%; the accurate setting and its runner-up are the best of 33
+settings so scored (their validation RMSEs differ by less than the spread
+across seeds, so the ranking of the top settings is uncertain).
 Run from the repository root::
 
     PYTHONPATH=. python benchmarks/collab.py            # 5 timed repeats
@@ -124,6 +128,22 @@ def predict_surprise(algo, test):
 
 # Documented settings beside the defaults: (label, parameters).
 SETTINGS = [
+    (
+        "accurate setting: implicit=True, max_epochs=10, lr=5e-3, weight_decay=0.08",
+        {"implicit": True, "max_epochs": 10, "lr": 5e-3, "weight_decay": 0.08},
+    ),
+    (
+        "runner-up: n_factors=100, max_epochs=10, lr=5e-3, weight_decay=0.08, "
+        "dropout=0.3, y_range=None",
+        {
+            "n_factors": 100,
+            "max_epochs": 10,
+            "lr": 5e-3,
+            "weight_decay": 0.08,
+            "dropout": 0.3,
+            "y_range": None,
+        },
+    ),
     ("implicit=True", {"implicit": True}),
     ("batch_size=1536, lr=1.2e-2", {"batch_size": 1536, "lr": 1.2e-2}),
     (
