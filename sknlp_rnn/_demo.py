@@ -43,7 +43,7 @@ SIZES = {
         "labelled": 500,
         "rows": 25000,
         "ratings": None,
-        "lm_epochs": 3,
+        "lm_epochs": 10,
         "lm_width": 128,
         "text_epochs": 3,
         "tab_epochs": 30,
