@@ -556,9 +556,14 @@ default="adam"
                 if memory is not None:
                     memory.fill(pos, tokens)
                     pos = pos + 1
-                    memory = memory.extend(out, tokens[:, None], pos[:, None])
-                    logp = self._mix_cache(logp, out, pos[:, None], memory)
-                    memory = memory.latest(self.cache_size)
+                    logp, memory = self._read_cache(
+                        logp,
+                        out,
+                        pos[:, None],
+                        memory,
+                        tokens[:, None],  # a placeholder until the next sample
+                        torch.ones_like(tokens[:, None], dtype=torch.bool),
+                    )
                 last = logp[:, 0].cpu()
         return result
 

@@ -117,13 +117,17 @@ class LMReading:
                     memory = CacheMemory.empty(len(rows), out.size(2), out.device)
                 pos = start + torch.arange(width, device=out.device)
                 real = pos[None, :] < (start + part.to(out.device))[:, None]
-                memory = memory.extend(out, following, torch.where(real, pos, -1))
-                logp = self._mix_cache(logp, out, pos.expand_as(real), memory)
-                memory = memory.latest(self.cache_size)
+                logp, memory = self._read_cache(
+                    logp, out, pos.expand_as(real), memory, following, real
+                )
             yield rows, start, logp, part, lengths, state, following, memory
 
-    def _mix_cache(self, logp, out, pos, memory):
-        return mix_cache(
+    def _read_cache(self, logp, out, pos, memory, following, real):
+        """Mix the cache into ``logp`` at positions ``pos`` (batch, time), and
+        the memory with those positions added (those flagged ``real``) and
+        trimmed to ``cache_size``. ``following`` is what came after each one."""
+        memory = memory.extend(out, following, torch.where(real, pos, -1))
+        logp = mix_cache(
             logp,
             out,
             pos,
@@ -132,6 +136,7 @@ class LMReading:
             theta=self.cache_theta,
             lam=self.cache_lambda,
         )
+        return logp, memory.latest(self.cache_size)
 
     @torch.no_grad()
     def _last_logits(self, seqs):
