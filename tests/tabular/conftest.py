@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 
-@pytest.fixture
-def shops():
+@pytest.fixture(scope="session")
+def shops_table():
     """A small sales table: category effects plus a continuous effect."""
     rng = np.random.RandomState(0)
     n = 240
@@ -17,3 +17,10 @@ def shops():
     effect = pd.Series(shop).map({"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0})
     y = effect.to_numpy() + 0.5 * promo + 0.5 * temp + 0.05 * rng.normal(size=n)
     return X, y
+
+
+@pytest.fixture
+def shops(shops_table):
+    """Fresh copies of the sales table, for tests that may change them."""
+    X, y = shops_table
+    return X.copy(), y.copy()

@@ -19,16 +19,10 @@ def model(**params):
 
 
 @pytest.fixture(scope="module")
-def fitted():
+def fitted(shops_table):
     """The shops table and a regressor trained on it (shared, read-only)."""
-    rng = np.random.RandomState(0)
-    n = 240
-    shop = rng.choice(["a", "b", "c", "d"], size=n)
-    promo = rng.choice([True, False], size=n)
-    temp = rng.normal(size=n)
-    X = pd.DataFrame({"shop": shop, "promo": promo, "temp": temp})
-    effect = pd.Series(shop).map({"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0})
-    y = effect.to_numpy() + 0.5 * promo + 0.5 * temp + 0.05 * rng.normal(size=n)
+    X, y = shops_table
+    X, y = X.copy(), y.copy()
     return X, y, model().fit(X, y)
 
 
