@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.utils import estimator_checks as ec
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
@@ -335,26 +334,6 @@ def test_clone_pickle_and_params(tmp_path):
     assert joblib.load(tmp_path / "tok.joblib").transform(docs) == [
         ["xxbos", "Hello", "there", "xxrep", "3", "!"]
     ]
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        ec.check_estimator_cloneable,
-        ec.check_estimator_tags_renamed,
-        ec.check_valid_tag_types,
-        ec.check_estimator_repr,
-        ec.check_no_attributes_set_in_init,
-        ec.check_do_not_raise_errors_in_init_or_set_params,
-        ec.check_mixin_order,
-        ec.check_get_params_invariance,
-        ec.check_set_params,
-        ec.check_parameters_default_constructible,
-    ],
-    ids=lambda check: check.__name__,
-)
-def test_sklearn_data_free_checks(check):
-    check("Tokenizer", Tokenizer())
 
 
 # -- spaCy backend ------------------------------------------------------------

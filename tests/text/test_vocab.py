@@ -10,7 +10,6 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import estimator_checks as ec
 
 from sknlp_rnn import RNNTextClassifier, Tokenizer, Vocab
 from sknlp_rnn.exceptions import NotFittedError
@@ -243,27 +242,6 @@ def test_clone_pickle_set_params(tmp_path):
     vocab.set_params(min_freq=2).fit(DOCS)
     assert vocab.vocab_size_ == N_SPECIAL + 3
     assert vocab.get_params()["min_freq"] == 2
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        ec.check_estimator_cloneable,
-        ec.check_estimator_tags_renamed,
-        ec.check_valid_tag_types,
-        ec.check_estimator_repr,
-        ec.check_no_attributes_set_in_init,
-        ec.check_do_not_raise_errors_in_init_or_set_params,
-        ec.check_mixin_order,
-        ec.check_get_params_invariance,
-        ec.check_set_params,
-        ec.check_parameters_default_constructible,
-        ec.check_estimators_unfitted,
-    ],
-    ids=lambda check: check.__name__,
-)
-def test_sklearn_data_free_checks(check):
-    check("Vocab", Vocab())
 
 
 def test_fit_returns_self_and_keeps_params():
