@@ -9,25 +9,35 @@ the held-out RMSE and the fit time in seconds:
 * Surprise's SVD (``scikit-surprise``, if installed), with its defaults and
   with settings tuned on this split;
 * ``CollabFilterRegressor()`` with its default settings (the dot model: 4
-  epochs of one-cycle, peak learning rate 1e-2, ``weight_decay=0.08``, lazy
-  Adam on the sparse item factors), the "accurate setting" (SVD++ with 10
-  epochs at 5e-3 and ``weight_decay=0.08``) and its validation runner-up
-  (100 factors, ``dropout=0.3``, linear output), with implicit feedback
-  (``implicit=True``, SVD++), a faster setting (batches of 1536, peak
-  learning rate 1.2e-2), with the previous defaults (10 epochs, 5e-3, 0.12),
-  with dense Adam updates (``optimizer="adamw"``) and ``model="mlp"``;
+  epochs of one-cycle over batches of 1536, peak learning rate 1.2e-2,
+  ``weight_decay=0.08``, lazy Adam on the sparse item factors) on the user
+  and movie ids, and the same
+  defaults given two side-feature columns as well,
+  ``load_movielens(side_features=True)``: ``user_day`` (user and calendar day
+  of the rating, whose bias is the user's mood that day: timeSVD's
+  day-specific user bias) and ``genres`` (whose bias is the genre
+  combination's); the same two columns as factorization-machine fields
+  (``side_features="factors"``); the previous defaults (batches of 1024,
+  peak learning rate 1e-2); the "accurate setting" from the ids alone
+  (SVD++ with 10 epochs at 5e-3 and ``weight_decay=0.08``, batches of 1024)
+  and its validation runner-up (100 factors, ``dropout=0.3``, linear
+  output), with implicit feedback (``implicit=True``, SVD++), older defaults
+  (10 epochs, 5e-3, 0.12, batches of 1024), with dense Adam updates
+  (``optimizer="adamw"``) and ``model="mlp"``;
 * a plain PyTorch loop training the same module (``DotProductBias``) on the
   same batches with the same optimizer (``LazyAdam``), penalty and schedule:
   the ratio of the two fit times is the overhead of the estimator and skorch.
 
-Timings use one torch thread; ours (defaults), the plain loop and Surprise's
-SVD (defaults) run in turn, rotating which runs first, and medians are
-reported; the other settings are timed once. The settings were chosen on a
-validation split cut from the training 80% (10% of it, three seeds: a split
-close to the final training size ranks settings as the full fit does), never
-on the test 20%; the accurate setting and its runner-up are the best of 33
-settings so scored (their validation RMSEs differ by less than the spread
-across seeds, so the ranking of the top settings is uncertain).
+Timings use one torch thread; ours (defaults, without and with the side
+features), the plain loop and Surprise's SVD (defaults) run in turn, rotating
+which runs first, and medians are reported; the other settings are timed once.
+Surprise's SVD sees only user and movie ids: it has no way to use the side
+features. The settings were chosen on a validation split cut from the
+training 80% (10% of it, three seeds: a split close to the final training size
+ranks settings as the full fit does), never on the test 20%; the accurate
+setting and its runner-up are the best of 33 settings so scored (their
+validation RMSEs differ by less than the spread across seeds, so the ranking
+of the top settings is uncertain).
 Run from the repository root::
 
     PYTHONPATH=. python benchmarks/collab.py            # 5 timed repeats
@@ -48,6 +58,9 @@ from sknlp_rnn import CollabFilterRegressor
 from sknlp_rnn.datasets import load_movielens
 from sknlp_rnn.tabular._training import LazyAdam
 
+IDS = ["userId", "movieId"]
+SIDE = [*IDS, "user_day", "genres"]  # load_movielens(side_features=True)
+
 
 def load_split(seed=42):
     df = load_movielens().frame
@@ -58,16 +71,16 @@ def rmse(pred, truth):
     return float(np.sqrt(np.mean((np.asarray(pred) - np.asarray(truth)) ** 2)))
 
 
-def fit_ours(train, **params):
+def fit_ours(train, columns=IDS, **params):
     model = CollabFilterRegressor(random_state=0, **params)
     start = time.perf_counter()
-    model.fit(train[["userId", "movieId"]], train["rating"])
+    model.fit(train[columns], train["rating"])
     return model, time.perf_counter() - start
 
 
 def fit_plain(train, reference):
     """The same module, batches, optimizer, penalty and schedule, by hand."""
-    codes = reference._encode(train[["userId", "movieId"]].to_numpy())
+    codes = reference._encode(train[IDS].to_numpy())
     X = torch.as_tensor(codes)
     y = torch.as_tensor(train["rating"].to_numpy(np.float32))
     p = reference.get_params()
@@ -99,7 +112,7 @@ def fit_plain(train, reference):
 
 
 def predict_plain(module, reference, test):
-    codes = reference._encode(test[["userId", "movieId"]].to_numpy())
+    codes = reference._encode(test[IDS].to_numpy())
     module.eval()
     with torch.no_grad():
         return module(torch.as_tensor(codes)).numpy()
@@ -126,15 +139,40 @@ def predict_surprise(algo, test):
     ]
 
 
-# Documented settings beside the defaults: (label, parameters).
+# Documented settings beside the defaults: (label, columns, parameters).
+# The settings from the ids alone were chosen with batches of 1024.
 SETTINGS = [
     (
-        "accurate setting: implicit=True, max_epochs=10, lr=5e-3, weight_decay=0.08",
-        {"implicit": True, "max_epochs": 10, "lr": 5e-3, "weight_decay": 0.08},
+        "side_features='factors'",
+        SIDE,
+        {"side_features": "factors"},
+    ),
+    (
+        "previous defaults: batch_size=1024, lr=1e-2",
+        IDS,
+        {"batch_size": 1024, "lr": 1e-2},
+    ),
+    (
+        "previous defaults: batch_size=1024, lr=1e-2",
+        SIDE,
+        {"batch_size": 1024, "lr": 1e-2},
+    ),
+    (
+        "accurate setting: implicit=True, max_epochs=10, lr=5e-3, weight_decay=0.08, "
+        "batch_size=1024",
+        IDS,
+        {
+            "implicit": True,
+            "max_epochs": 10,
+            "lr": 5e-3,
+            "weight_decay": 0.08,
+            "batch_size": 1024,
+        },
     ),
     (
         "runner-up: n_factors=100, max_epochs=10, lr=5e-3, weight_decay=0.08, "
-        "dropout=0.3, y_range=None",
+        "dropout=0.3, y_range=None, batch_size=1024",
+        IDS,
         {
             "n_factors": 100,
             "max_epochs": 10,
@@ -142,20 +180,23 @@ SETTINGS = [
             "weight_decay": 0.08,
             "dropout": 0.3,
             "y_range": None,
+            "batch_size": 1024,
         },
     ),
-    ("implicit=True", {"implicit": True}),
-    ("batch_size=1536, lr=1.2e-2", {"batch_size": 1536, "lr": 1.2e-2}),
+    ("implicit=True", IDS, {"implicit": True}),
     (
-        "previous defaults: max_epochs=10, lr=5e-3, weight_decay=0.12",
-        {"max_epochs": 10, "lr": 5e-3, "weight_decay": 0.12},
+        "older defaults: max_epochs=10, lr=5e-3, weight_decay=0.12, batch_size=1024",
+        IDS,
+        {"max_epochs": 10, "lr": 5e-3, "weight_decay": 0.12, "batch_size": 1024},
     ),
     (
         "optimizer='adamw' (dense updates), same defaults otherwise",
+        IDS,
         {"optimizer": "adamw"},
     ),
     (
         "model='mlp', max_epochs=5, dropout=0.2",
+        IDS,
         {"model": "mlp", "max_epochs": 5, "dropout": 0.2},
     ),
 ]
@@ -186,46 +227,58 @@ def main():
         )
 
     model, _ = fit_ours(train)  # warm up (imports, allocator); the plain loop's ids
-    ours_s, plain_s, svd_s = [], [], []
     runs = {
         "ours": lambda: fit_ours(train),
+        "side": lambda: fit_ours(train, SIDE),
         "plain": lambda: fit_plain(train, model),
         "svd": lambda: surprise_svd(train),
     }
     if algo is None:
         del runs["svd"]
-    times = {"ours": ours_s, "plain": plain_s, "svd": svd_s}
+    times = {name: [] for name in runs}
     fitted = {}
     for repeat in range(args.repeats):
-        # rotate which of the three runs first
+        # rotate which run goes first
         names = list(runs)
         names = names[repeat % len(names) :] + names[: repeat % len(names)]
         for name in names:
             fitted[name], seconds = runs[name]()
             times[name].append(seconds)
-    X_test = test[["userId", "movieId"]]
-    ours_rmse = rmse(fitted["ours"].predict(X_test), test.rating)
-    if svd_s:
+    ours_rmse = rmse(fitted["ours"].predict(test[IDS]), test.rating)
+    side_rmse = rmse(fitted["side"].predict(test[SIDE]), test.rating)
+    if algo is not None:
         rows.append(
             (
                 "Surprise SVD (defaults)",
                 rmse(predict_surprise(fitted["svd"], test), test.rating),
-                np.median(svd_s),
+                np.median(times["svd"]),
             )
         )
     rows.append(
-        ("CollabFilterRegressor() (dot, defaults)", ours_rmse, np.median(ours_s))
+        ("CollabFilterRegressor() (dot, defaults)", ours_rmse, np.median(times["ours"]))
+    )
+    rows.append(
+        (
+            "CollabFilterRegressor() (defaults), with user_day and genres",
+            side_rmse,
+            np.median(times["side"]),
+        )
     )
     plain_rmse = rmse(predict_plain(fitted["plain"], model, test), test.rating)
     rows.append(
-        ("plain PyTorch loop, same module/batches", plain_rmse, np.median(plain_s))
+        (
+            "plain PyTorch loop, same module/batches",
+            plain_rmse,
+            np.median(times["plain"]),
+        )
     )
-    for label, params in SETTINGS:
-        other, seconds = fit_ours(train, **params)
+    for label, columns, params in SETTINGS:
+        other, seconds = fit_ours(train, columns, **params)
         rows.append(
             (
-                f"CollabFilterRegressor({label})",
-                rmse(other.predict(X_test), test.rating),
+                f"CollabFilterRegressor({label})"
+                + (", with user_day and genres" if columns == SIDE else ""),
+                rmse(other.predict(test[columns]), test.rating),
                 seconds,
             )
         )
@@ -234,17 +287,23 @@ def main():
     print(f"{'model':<{width}}  {'RMSE':>7}  {'fit s':>7}")
     for label, score, seconds in rows:
         print(f"{label:<{width}}  {score:7.4f}  {seconds:7.2f}")
-    ratio = statistics.median(o / p for o, p in zip(ours_s, plain_s, strict=True))
+
+    def ratio(a, b):  # median of the per-run ratios
+        return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
+
     print(
         f"\noverhead ratio ours / plain loop (median of {args.repeats} rotated "
-        f"runs): {ratio:.3f}  (goal <= 1.10)"
+        f"runs): {ratio('ours', 'plain'):.3f}  (goal <= 1.10)"
     )
-    print(f"ours RMSE {ours_rmse:.4f} (goal <= 0.86; fast.ai's lesson: ~0.88)")
-    if svd_s:
-        svd_ratio = statistics.median(o / s for o, s in zip(ours_s, svd_s, strict=True))
+    print(
+        f"RMSE ours {ours_rmse:.4f} on user and movie ids, {side_rmse:.4f} with "
+        "user_day and genres (goal <= 0.86; fast.ai's lesson: ~0.88)"
+    )
+    if algo is not None:
         print(
-            "fit time ours (defaults) / Surprise SVD (defaults), median of "
-            f"{args.repeats} rotated runs: {svd_ratio:.2f}  (goal <= 1)"
+            "fit time / Surprise SVD (defaults), median of "
+            f"{args.repeats} rotated runs: ours {ratio('ours', 'svd'):.2f}, with "
+            f"user_day and genres {ratio('side', 'svd'):.2f}  (goal <= 1)"
         )
 
 

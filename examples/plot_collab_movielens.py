@@ -10,7 +10,9 @@ user's and the movie's factors plus both biases, squashed into the rating
 range by a scaled sigmoid. We measure the RMSE on a held-out 20% of the
 ratings, read the movies with the highest and lowest learned bias, draw the
 movie factors of the most-rated movies in two dimensions and plot the training
-curve. Needs the ``datasets`` and ``plot`` extras
+curve. Then we add the day of each rating and the movie's genres as side
+features, which lowers the RMSE from about 0.867 to 0.849. Needs the
+``datasets`` and ``plot`` extras
 (``pip install "sknlp-rnn[datasets,plot]"``).
 """
 
@@ -38,8 +40,8 @@ print(ratings[["userId", "movieId", "title", "rating"]].head())
 # Fit
 # ---
 # The defaults are the benchmarked settings: 50 factors, ``y_range="auto"``
-# (here (0, 5.5)), batches of 1024 ratings, Adam with a one-cycle learning
-# rate schedule peaking at 5e-3 over 10 epochs, and an L2 penalty of 0.12 on
+# (here (0, 5.5)), batches of 1536 ratings, Adam with a one-cycle learning
+# rate schedule peaking at 1.2e-2 over 4 epochs, and an L2 penalty of 0.08 on
 # the factors of the ids in each batch (biases are not penalised). We keep
 # 10% of the training ratings aside to watch a validation loss while training.
 model = CollabFilterRegressor(validation_fraction=0.1, random_state=0)
@@ -77,6 +79,31 @@ print("lowest bias:")
 print(titles[bias.nsmallest(8).index].to_string())
 print("\nhighest bias:")
 print(titles[bias.nlargest(8).index].to_string())
+
+# %%
+# The day of the rating and the genres
+# ------------------------------------
+# ``load_movielens`` also derives ``user_day``: the user and the calendar day
+# of each rating (``"15@2009-12-29"``). Columns after the user and item ids are
+# side features; with the default ``side_features="bias"`` each of their
+# values gets a learned bias and nothing else. A user-day bias is the user's
+# mood that day (the day-specific user bias of Koren's timeSVD): people rate
+# in sessions, and a session's ratings lean the same way. A genre bias is
+# shared by every movie of a genre combination, so it also informs movies
+# rated once or never in training, whose own bias has little to go on.
+side = ["userId", "movieId", "user_day", "genres"]
+daily = CollabFilterRegressor(random_state=0).fit(train[side], train["rating"])
+daily_rmse = np.sqrt(np.mean((daily.predict(test[side]) - test["rating"]) ** 2))
+print(
+    f"held-out RMSE with user_day and genres: {daily_rmse:.4f} (ids only: {rmse:.4f})"
+)
+
+genre_counts = train["genres"].value_counts()
+genre_bias = daily.side_biases_["genres"][genre_counts[genre_counts >= 300].index]
+print("\ngenres rated lowest, then highest (300 ratings or more):")
+print(genre_bias.sort_values().iloc[[0, 1, 2, -3, -2, -1]].round(3).to_string())
+day_bias = daily.side_biases_["user_day"]
+print(f"\n{len(day_bias)} user-days, biases with std {day_bias.std():.3f}")
 
 # %%
 # Movie factors in two dimensions

@@ -83,6 +83,11 @@ def _instances():
         if "random_state" in cls().get_params():
             params.setdefault("random_state", 0)
         yield cls(**params)
+    # side-feature columns as factorization-machine fields (the checks vary
+    # the column count; the default learns those columns as biases only)
+    yield sknlp_rnn.CollabFilterRegressor(
+        **TEST_PARAMS["CollabFilterRegressor"], side_features="factors", random_state=0
+    )
     # the neural cache changes every prediction method: check it too
     yield sknlp_rnn.SequenceLMRegressor(
         **TEST_PARAMS["SequenceLMRegressor"], cache_size=16, random_state=0

@@ -135,25 +135,32 @@ def load_diamonds(*, return_X_y=False):
     return _result(frame, features, "price", return_X_y, "ggplot2 diamonds.")
 
 
-def load_movielens(*, return_X_y=False):
+def load_movielens(*, return_X_y=False, side_features=False):
     """Load the MovieLens ratings shipped by dslabs: 100,004 ratings of 9,066 movies.
 
     Each row is one rating (0.5 to 5 stars in half steps) of one movie by one
-    of 671 users, with the movie's title, year and genres. Needs the
-    ``datasets`` extra.
+    of 671 users, with the movie's title, year and genres and the time of the
+    rating. A derived column ``user_day`` names the user and the calendar day
+    (UTC) of the rating, ``"15@2009-12-29"``: as a side-feature column of
+    :class:`~sknlp_rnn.CollabFilterRegressor` it learns each user's mood on
+    each day. Needs the ``datasets`` extra.
 
     Parameters
     ----------
     return_X_y : bool, default=False
-        Return ``(X, y)`` with ``X`` the ``userId``/``movieId`` columns and ``y``
-        the ratings, instead of a Bunch.
+        Return ``(X, y)`` with ``X`` the feature columns and ``y`` the ratings,
+        instead of a Bunch.
+    side_features : bool, default=False
+        Feature columns ``userId``, ``movieId``, ``user_day``, ``genres``
+        (the genres of a movie as one string, ``"Comedy|Romance"``) instead
+        of ``userId``, ``movieId``.
 
     Returns
     -------
     data : Bunch or tuple
-        ``data`` (DataFrame userId, movieId), ``target`` (Series ``rating``),
-        ``frame`` (all columns: movieId, title, year, genres, userId, rating,
-        timestamp), ``DESCR``; or ``(X, y)``.
+        ``data`` (DataFrame of the feature columns), ``target`` (Series
+        ``rating``), ``frame`` (all columns: movieId, title, year, genres,
+        userId, rating, timestamp, user_day), ``DESCR``; or ``(X, y)``.
 
     See Also
     --------
@@ -165,8 +172,14 @@ def load_movielens(*, return_X_y=False):
     >>> X, y = load_movielens(return_X_y=True)  # doctest: +SKIP
     >>> X.columns.tolist(), float(y.max())  # doctest: +SKIP
     (['userId', 'movieId'], 5.0)
+    >>> X, y = load_movielens(return_X_y=True, side_features=True)  # doctest: +SKIP
+    >>> X.columns.tolist()  # doctest: +SKIP
+    ['userId', 'movieId', 'user_day', 'genres']
     """
     frame = _rdataset("dslabs", "movielens")
-    return _result(
-        frame, ["userId", "movieId"], "rating", return_X_y, "dslabs MovieLens."
-    )
+    day = pd.to_datetime(frame["timestamp"], unit="s").dt.strftime("%Y-%m-%d")
+    frame["user_day"] = frame["userId"].astype(str) + "@" + day
+    columns = ["userId", "movieId"]
+    if side_features:
+        columns += ["user_day", "genres"]
+    return _result(frame, columns, "rating", return_X_y, "dslabs MovieLens.")

@@ -2,8 +2,9 @@
 MLP on concatenated id embeddings.
 
 Both read a batch of integer ids of shape ``(batch, n_fields)``: field 0 is the
-user, field 1 the item, further fields are categorical side features. Id 0 of
-every field is the "unknown" slot: its embedding and bias are zero and never
+user, field 1 the item, further fields are categorical side features; the last
+``bias_only_fields`` of them add a learned bias per id and nothing else. Id 0
+of every field is the "unknown" slot: its embedding and bias are zero and never
 trained, so an id never seen in training contributes nothing.
 
 Imports torch only, never scikit-learn.
@@ -107,6 +108,20 @@ def _lookup(table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
     return torch.where((ids != 0).unsqueeze(1), rows, rows.detach())
 
 
+def _factor_fields(
+    cardinalities: Sequence[int], bias_only_fields: int, at_least: int
+) -> int:
+    """Number of fields with factors (embeddings): those before the bias-only ones."""
+    n_fields = len(cardinalities) - bias_only_fields
+    if bias_only_fields < 0 or n_fields < at_least:
+        raise ValueError(
+            f"need at least {at_least} id field(s) with factors and "
+            f"bias_only_fields >= 0; got {len(cardinalities)} field(s), "
+            f"bias_only_fields={bias_only_fields}."
+        )
+    return n_fields
+
+
 def _id_embeddings(
     cardinalities: Sequence[int],
     widths: Sequence[int],
@@ -137,8 +152,11 @@ class DotProductBias(nn.Module):
     The score of a row is a global bias, plus the bias of each of its ids, plus
     the dot product of the factor vectors of every pair of its ids. With two
     fields (user, item) this is ``user . item + user_bias + item_bias +
-    global_bias``, the classic biased matrix factorization. The score is passed
-    through :func:`sigmoid_range` when ``y_range`` is given.
+    global_bias``, the classic biased matrix factorization. The last
+    ``bias_only_fields`` fields have no factors: each adds its id's bias only
+    (a side feature such as a user-day, whose bias is the user's mood that
+    day: timeSVD's ``b_u,t``). The score is passed through
+    :func:`sigmoid_range` when ``y_range`` is given.
 
     With ``implicit`` (SVD++, Koren 2008) the user's factors are augmented by
     what the user rated, whatever the rating: ``user + |N(u)| ** -0.5 *
@@ -174,9 +192,13 @@ class DotProductBias(nn.Module):
         feedback. Kept as non-persistent buffers (not in ``state_dict``).
     sparse : bool or sequence of bool, default=False
         Sparse gradients (only the looked-up rows) for the factor tables of
-        all fields, or of the fields flagged, for an optimizer that updates
-        just those rows (``SGD``, ``SparseAdam``, ...). Bias tables (one
-        number per id) and the implicit-feedback table stay dense.
+        all fields, or of the fields flagged (one flag per field), for an
+        optimizer that updates just those rows (``SGD``, ``SparseAdam``,
+        ...). Bias tables (one number per id) and the implicit-feedback table
+        stay dense.
+    bias_only_fields : int, default=0
+        Number of trailing fields that add a bias per id and no factors; the
+        fields before them (at least two: user and item) have both.
 
     Examples
     --------
@@ -189,6 +211,14 @@ class DotProductBias(nn.Module):
     >>> svdpp = DotProductBias([4, 6], n_factors=3, implicit=rated)
     >>> tuple(svdpp(torch.tensor([[1, 2], [3, 5]])).shape)
     (2,)
+
+    A third field with a bias only (say, the day of the rating):
+
+    >>> daily = DotProductBias([4, 6, 9], n_factors=3, bias_only_fields=1)
+    >>> [tuple(t.weight.shape) for t in daily.factors]
+    [(4, 3), (6, 3)]
+    >>> tuple(daily(torch.tensor([[1, 2, 8], [3, 5, 0]])).shape)
+    (2,)
     """
 
     def __init__(
@@ -200,11 +230,10 @@ class DotProductBias(nn.Module):
         target_mean: float = 0.0,
         implicit: tuple[Sequence[int], Sequence[int]] | None = None,
         sparse: bool | Sequence[bool] = False,
+        bias_only_fields: int = 0,
     ):
         super().__init__()
-        n_fields = len(cardinalities)
-        if n_fields < 2:
-            raise ValueError(f"need at least two id fields, got {n_fields}.")
+        n_fields = _factor_fields(cardinalities, bias_only_fields, at_least=2)
         self.implicit_factors = None
         if implicit is not None:
             indptr = torch.as_tensor(implicit[0], dtype=torch.int64)
@@ -220,8 +249,12 @@ class DotProductBias(nn.Module):
             self.register_buffer("implicit_indptr", indptr, persistent=False)
             self.register_buffer("implicit_items", items, persistent=False)
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.factors = _id_embeddings(cardinalities, [n_factors] * n_fields, sparse)
-        self.biases = _id_embeddings(cardinalities, [1] * n_fields)
+        if not isinstance(sparse, bool):
+            sparse = list(sparse)[:n_fields]
+        self.factors = _id_embeddings(
+            cardinalities[:n_fields], [n_factors] * n_fields, sparse
+        )
+        self.biases = _id_embeddings(cardinalities, [1] * len(cardinalities))
         self.global_bias = nn.Parameter(
             torch.tensor(_output_bias(target_mean, self.y_range))
         )
@@ -291,8 +324,10 @@ class CollabNN(nn.Module):
 
     Each field has its own embedding (widths may differ, see
     :func:`embedding_size`); the embeddings of a row are concatenated and fed
-    through ``hidden_sizes`` ReLU layers to one output, passed through
-    :func:`sigmoid_range` when ``y_range`` is given. In training mode each
+    through ``hidden_sizes`` ReLU layers to one output. The last
+    ``bias_only_fields`` fields are not embedded: each adds a learned bias per
+    id to that output. The result is passed through :func:`sigmoid_range`
+    when ``y_range`` is given. In training mode each
     forward pass stores ``last_penalty``, the batch mean of the squared norms
     of the embeddings it looked up.
 
@@ -301,7 +336,7 @@ class CollabNN(nn.Module):
     cardinalities : sequence of int
         Number of ids in each field, counting the unknown slot 0.
     embedding_sizes : sequence of int
-        Embedding width of each field.
+        Embedding width of each embedded field (all but the bias-only ones).
     hidden_sizes : sequence of int, default=(100,)
         Widths of the hidden layers.
     y_range : tuple of (float, float) or None, default=None
@@ -312,7 +347,10 @@ class CollabNN(nn.Module):
         Initial output (the last layer's bias starts at the score giving it).
     sparse : bool or sequence of bool, default=False
         Sparse gradients (only the looked-up rows) for the embedding tables of
-        all fields, or of the fields flagged.
+        all fields, or of the fields flagged (one flag per field).
+    bias_only_fields : int, default=0
+        Number of trailing fields that add a bias per id instead of an
+        embedding.
 
     Examples
     --------
@@ -320,6 +358,9 @@ class CollabNN(nn.Module):
     >>> from sknlp_rnn.nn import CollabNN
     >>> model = CollabNN([4, 6], embedding_sizes=[3, 4], hidden_sizes=(8,))
     >>> tuple(model(torch.tensor([[1, 2], [3, 5]])).shape)
+    (2,)
+    >>> daily = CollabNN([4, 6, 9], embedding_sizes=[3, 4], bias_only_fields=1)
+    >>> tuple(daily(torch.tensor([[1, 2, 8], [3, 5, 0]])).shape)
     (2,)
     """
 
@@ -332,10 +373,17 @@ class CollabNN(nn.Module):
         dropout: float = 0.0,
         target_mean: float = 0.0,
         sparse: bool | Sequence[bool] = False,
+        bias_only_fields: int = 0,
     ):
         super().__init__()
+        n_fields = _factor_fields(cardinalities, bias_only_fields, at_least=1)
+        if not isinstance(sparse, bool):
+            sparse = list(sparse)[:n_fields]
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.embeddings = _id_embeddings(cardinalities, embedding_sizes, sparse)
+        self.embeddings = _id_embeddings(
+            cardinalities[:n_fields], embedding_sizes, sparse
+        )
+        self.biases = _id_embeddings(cardinalities[n_fields:], [1] * bias_only_fields)
         layers: list[nn.Module] = [nn.Dropout(dropout)]
         width = sum(embedding_sizes)
         for hidden in hidden_sizes:
@@ -352,6 +400,10 @@ class CollabNN(nn.Module):
         if self.training:
             self.last_penalty = _mean_square(embedded)
         out = self.mlp(torch.cat(embedded, 1))[:, 0]
+        first = len(self.embeddings)
+        biases = [_lookup(t, x[:, first + f])[:, 0] for f, t in enumerate(self.biases)]
+        if biases:
+            out = _total([out, *biases])
         if self.y_range is not None:
             out = sigmoid_range(out, *self.y_range)
         return out

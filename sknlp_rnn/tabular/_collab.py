@@ -45,12 +45,16 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
     pass a DataFrame to keep each column's type.
 
     **Side features.** Further columns are accepted as categorical side
-    features (genre, time bucket, ...): each gets its own factors and bias and
-    interacts with every other column by dot products, as in a factorization
-    machine (``model="dot"``), or is one more concatenated embedding
-    (``model="mlp"``). So any number of columns from two up is valid; this is
-    also why scikit-learn's estimator checks, which vary the column count,
-    all apply.
+    features (the user and day of the rating, a genre, ...). With
+    ``side_features="bias"`` (the default) each value of such a column adds a
+    learned bias: a "user@day" column learns each user's mood on each day
+    (timeSVD's day-specific user bias), a genre column how much better a
+    genre is rated. With ``side_features="factors"`` each column also gets
+    factors that interact with every other column by dot products, as in a
+    factorization machine (``model="dot"``), or is one more concatenated
+    embedding (``model="mlp"``). So any number of columns from two up is
+    valid; this is also why scikit-learn's estimator checks, which vary the
+    column count, all apply.
 
     **Unknown ids.** Row 0 of every embedding is an "unknown" slot whose
     factors and bias are zero and never trained. An id not seen in ``fit``
@@ -84,6 +88,12 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         user's vector beyond the ratings' values (see
         :class:`~sknlp_rnn.nn.DotProductBias`). Several times slower to fit:
         each batch sums the item lists of its distinct users.
+    side_features : {"bias", "factors"}, default="bias"
+        What columns after the first two learn: a bias per value
+        (``"bias"``), or factors as well, interacting with every other column
+        (``"factors"``, see above). On MovieLens, a user-day and a genre
+        column lowered the test RMSE from 0.867 to 0.85 as biases, and raised
+        the validation RMSE as factors.
     hidden_sizes : tuple of int, default=(100,)
         Hidden layer widths of ``model="mlp"`` (unused by ``"dot"``).
     dropout : float, default=0.0
@@ -101,11 +111,11 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         down to nearly zero at the last one (Adam's momentum moves the other
         way, 0.95 to 0.85), as fast.ai's ``fit_one_cycle``; ``"constant"``
         keeps ``lr``, as do fits of under 5 batches in all.
-    lr : float, default=1e-2
+    lr : float, default=1.2e-2
         (Peak) learning rate.
     max_epochs : int, default=4
         Number of passes over the ratings.
-    batch_size : int, default=1024
+    batch_size : int, default=1536
         Ratings per batch.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
 default="adam"
@@ -144,7 +154,8 @@ default="adam"
     y_range_ : tuple of (float, float) or None
         Output range used.
     embedding_sizes_ : list of int
-        Embedding width of each column.
+        Embedding width of each column with factors (the user and item
+        columns; with ``side_features="factors"`` every column).
     user_factors_ : DataFrame of shape (n_users, n_factors)
         Learned user factors (``model="mlp"``: embeddings), indexed by user id.
     item_factors_ : DataFrame of shape (n_items, n_factors)
@@ -153,6 +164,10 @@ default="adam"
         Learned user biases, indexed by user id (``model="dot"`` only).
     item_bias_ : Series of shape (n_items,)
         Learned item biases, indexed by item id (``model="dot"`` only).
+    side_biases_ : dict of str to Series
+        Learned biases of each side-feature column (with ``model="mlp"``
+        only for ``side_features="bias"``), keyed by column name (``"x2"``,
+        ``"x3"``, ... without names) and indexed by the column's values.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of shape ``(n_features_in_,)``
@@ -198,6 +213,7 @@ default="adam"
         "model": [StrOptions({"dot", "mlp"})],
         "n_factors": [None, Interval(Integral, 1, None, closed="left")],
         "implicit": ["boolean"],
+        "side_features": [StrOptions({"bias", "factors"})],
         "hidden_sizes": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "y_range": [None, StrOptions({"auto"}), tuple, list],
@@ -210,13 +226,14 @@ default="adam"
         model="dot",
         n_factors=None,
         implicit=False,
+        side_features="bias",
         hidden_sizes=(100,),
         dropout=0.0,
         y_range="auto",
         lr_schedule="one_cycle",
-        lr=1e-2,
+        lr=1.2e-2,
         max_epochs=4,
-        batch_size=1024,
+        batch_size=1536,
         optimizer="adam",
         weight_decay=0.08,
         validation_fraction=None,
@@ -230,6 +247,7 @@ default="adam"
         self.model = model
         self.n_factors = n_factors
         self.implicit = implicit
+        self.side_features = side_features
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.y_range = y_range
@@ -306,29 +324,35 @@ default="adam"
 
     # -- fit / predict ---------------------------------------------------------
 
+    @property
+    def _bias_only_fields(self):
+        """Number of side-feature columns that learn a bias only."""
+        return len(self.ids_) - 2 if self.side_features == "bias" else 0
+
     def _build_module(self, target_mean=0.0):
         """The torch module (fresh weights); ``target_mean`` sets the first output."""
         cardinalities = [len(ids) + 1 for ids in self.ids_]
+        shared = {
+            "y_range": self.y_range_,
+            "dropout": self.dropout,
+            "target_mean": target_mean,
+            "sparse": self._sparse_fields(cardinalities),
+            "bias_only_fields": self._bias_only_fields,
+        }
         if self.model == "dot":
             return DotProductBias(
                 cardinalities,
                 n_factors=self.embedding_sizes_[0],
-                y_range=self.y_range_,
-                dropout=self.dropout,
-                target_mean=target_mean,
                 implicit=(
                     (self._seen.indptr, self._seen.indices) if self.implicit else None
                 ),
-                sparse=self._sparse_fields(cardinalities),
+                **shared,
             )
         return CollabNN(
             cardinalities,
             embedding_sizes=self.embedding_sizes_,
             hidden_sizes=tuple(self.hidden_sizes),
-            y_range=self.y_range_,
-            dropout=self.dropout,
-            target_mean=target_mean,
-            sparse=self._sparse_fields(cardinalities),
+            **shared,
         )
 
     @property
@@ -370,12 +394,13 @@ default="adam"
         X, y = self._check_ids(X, y, reset=True)
         self.y_range_ = self._resolve_y_range(y)
         self.ids_ = [learn_ids(X[:, j]) for j in range(X.shape[1])]
+        embedded = self.ids_[: len(self.ids_) - self._bias_only_fields]
         if self.n_factors is not None:
-            self.embedding_sizes_ = [int(self.n_factors)] * len(self.ids_)
+            self.embedding_sizes_ = [int(self.n_factors)] * len(embedded)
         elif self.model == "dot":
-            self.embedding_sizes_ = [50] * len(self.ids_)
+            self.embedding_sizes_ = [50] * len(embedded)
         else:
-            self.embedding_sizes_ = [embedding_size(len(ids)) for ids in self.ids_]
+            self.embedding_sizes_ = [embedding_size(len(ids)) for ids in embedded]
         codes = self._encode(X)
         self._seen = sparse.csr_matrix(
             (np.ones(len(codes), dtype=bool), (codes[:, 0], codes[:, 1])),
@@ -424,28 +449,39 @@ default="adam"
 
     # -- introspection ---------------------------------------------------------
 
-    def _column_name(self, col, default):
+    def _column_name(self, col):
         names = getattr(self, "feature_names_in_", None)
-        return default if names is None else str(names[col])
+        if names is not None:
+            return str(names[col])
+        return _NAMES[col] if col < len(_NAMES) else f"x{col}"
 
     def _factors(self, col):
         self._check_fitted()
         module = self.net_.module_
         tables = module.factors if self.model == "dot" else module.embeddings
         weight = tables[col].weight.detach().cpu().numpy()[1:].astype(np.float64)
-        index = pd.Index(self.ids_[col], name=self._column_name(col, _NAMES[col]))
+        index = pd.Index(self.ids_[col], name=self._column_name(col))
         return pd.DataFrame(weight, index=index)
+
+    def _bias_table(self, col):
+        """The bias embedding of column ``col``, or None when it has none."""
+        module = self.net_.module_
+        if self.model == "dot":
+            return module.biases[col]
+        first = len(module.embeddings)  # mlp: only bias-only columns have one
+        return module.biases[col - first] if col >= first else None
 
     def _bias(self, col):
         self._check_fitted()
-        if self.model != "dot":
+        table = self._bias_table(col)
+        if table is None:
             raise AttributeError(
-                "Biases exist only for model='dot'; this model is "
+                "User and item biases exist only for model='dot'; this model is "
                 f"model={self.model!r}."
             )
-        weight = self.net_.module_.biases[col].weight.detach().cpu().numpy()
-        index = pd.Index(self.ids_[col], name=self._column_name(col, _NAMES[col]))
-        return pd.Series(weight[1:, 0].astype(np.float64), index=index, name="bias")
+        weight = table.weight.detach().cpu().numpy()[1:, 0].astype(np.float64)
+        index = pd.Index(self.ids_[col], name=self._column_name(col))
+        return pd.Series(weight, index=index, name="bias")
 
     @property
     def user_factors_(self):
@@ -466,6 +502,16 @@ default="adam"
     def item_bias_(self):
         """Learned item biases indexed by item id (Series, model='dot')."""
         return self._bias(1)
+
+    @property
+    def side_biases_(self):
+        """Learned biases of the side-feature columns (dict of name to Series)."""
+        self._check_fitted()
+        return {
+            self._column_name(col): self._bias(col)
+            for col in range(2, len(self.ids_))
+            if self._bias_table(col) is not None
+        }
 
     def recommend(self, user, n=10, exclude_seen=True):
         """The ``n`` items with the highest predicted rating for ``user``.
@@ -504,7 +550,7 @@ default="adam"
         order = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
         return pd.DataFrame(
             {
-                self._column_name(1, "item"): items[order],
+                self._column_name(1): items[order],
                 "predicted_rating": scores[order],
             }
         )
@@ -539,7 +585,7 @@ default="adam"
         order = np.argsort(-similarity, kind="stable")[: min(n, len(factors) - 1)]
         return pd.DataFrame(
             {
-                self._column_name(1, "item"): self.ids_[1][order],
+                self._column_name(1): self.ids_[1][order],
                 "similarity": similarity[order],
             }
         )

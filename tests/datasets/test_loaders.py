@@ -24,6 +24,12 @@ def test_diamonds_and_movielens():
     assert X["clarity"].isna().sum() == 0
     X, y = load_movielens(return_X_y=True)
     assert list(X.columns) == ["userId", "movieId"] and len(y) == 100004
+    bunch = load_movielens(side_features=True)
+    assert bunch.feature_names == ["userId", "movieId", "user_day", "genres"]
+    first = bunch.frame.iloc[0]  # user 1 rated "Dangerous Minds" on 2009-12-14
+    assert (first["userId"], first["timestamp"]) == (1, 1260759144)
+    assert first["user_day"] == "1@2009-12-14"
+    assert bunch.data["user_day"].nunique() == 5708
 
 
 def test_missing_extra_names_the_install_command(monkeypatch):

@@ -83,8 +83,39 @@ def test_embedding_size_rule():
 
 
 def test_needs_two_fields():
-    with pytest.raises(ValueError, match="at least two"):
+    with pytest.raises(ValueError, match="at least 2 id field"):
         DotProductBias([3])
+    with pytest.raises(ValueError, match="at least 2 id field"):
+        DotProductBias([3, 4, 5], bias_only_fields=2)
+    with pytest.raises(ValueError, match="bias_only_fields >= 0"):
+        CollabNN([3, 4], embedding_sizes=[2, 2], bias_only_fields=-1)
+
+
+@pytest.mark.parametrize("model_class", [DotProductBias, CollabNN])
+def test_bias_only_fields_add_their_bias_to_the_score(model_class):
+    torch.manual_seed(0)
+    kwargs = {"n_factors": 2} if model_class is DotProductBias else {}
+    if model_class is CollabNN:
+        kwargs["embedding_sizes"] = [2, 3]
+    model = model_class([4, 5, 6, 3], bias_only_fields=2, **kwargs).eval()
+    # factors / embeddings only for user and item
+    tables = model.factors if model_class is DotProductBias else model.embeddings
+    assert [t.num_embeddings for t in tables] == [4, 5]
+    side = model.biases[-2:]
+    assert [t.num_embeddings for t in side] == [6, 3]
+    for table in side:
+        torch.nn.init.normal_(table.weight[1:])
+    x = ids([1, 3, 2], [4, 2, 0], [5, 0, 1], [2, 1, 0])
+    unknown_side = x.clone()
+    unknown_side[:, 2:] = 0
+    added = side[0](x[:, 2])[:, 0] + side[1](x[:, 3])[:, 0]
+    torch.testing.assert_close(
+        model(x), model(unknown_side) + added.double(), check_dtype=False
+    )
+    model.train()
+    model(x).sum().backward()  # side biases train; unknown slots do not
+    assert all(t.weight.grad[1:].abs().sum() > 0 for t in side)
+    assert all(t.weight.grad[0].abs().sum() == 0 for t in side)
 
 
 def rated_lists():

@@ -77,7 +77,9 @@ def test_mlp_beats_global_mean(ratings):
     assert rmse(y_test, model.predict(X_test)) < 0.6 * baseline
 
 
-def test_side_feature_columns_are_used():
+@pytest.mark.parametrize("side_features", ["bias", "factors"])
+@pytest.mark.parametrize("model_kind", ["dot", "mlp"])
+def test_side_feature_columns_are_used(model_kind, side_features):
     # the rating depends only on a third column: users and items are noise
     rng = np.random.RandomState(0)
     n = 600
@@ -85,18 +87,96 @@ def test_side_feature_columns_are_used():
         [rng.randint(20, size=n), rng.randint(20, size=n), rng.randint(3, size=n)]
     )
     y = np.array([1.0, 3.0, 5.0])[X[:, 2]]
-    model = CollabFilterRegressor(**FAST, weight_decay=0.0).fit(X, y)
+    # a side bias is one number per value, moved by at most about lr per Adam
+    # step: reaching ratings 1 and 5 in 150 steps takes a larger rate
+    lr = 0.1 if side_features == "bias" else FAST["lr"]
+    model = CollabFilterRegressor(
+        **{**FAST, "lr": lr},
+        model=model_kind,
+        side_features=side_features,
+        weight_decay=0.0,
+    ).fit(X, y)
     assert model.n_features_in_ == 3
     assert rmse(y, model.predict(X)) < 0.2
     with pytest.raises(ValueError, match="X has 2 features"):
         model.predict(X[:, :2])
+    n_embedded = 2 if side_features == "bias" else 3
+    assert len(model.embedding_sizes_) == n_embedded
+    if model_kind == "mlp" and side_features == "factors":
+        assert model.side_biases_ == {}
+    else:
+        biases = model.side_biases_["x2"]
+        assert biases.index.tolist() == [0, 1, 2]
+        assert biases.is_monotonic_increasing  # higher value, higher rating
+
+
+def session_ratings(seed=0):
+    """Low-rank ratings plus a per-session offset; column 2 is the session."""
+    X, y, X_test, y_test = low_rank_ratings(seed=seed)
+    rng = np.random.RandomState(seed)
+    offsets = rng.normal(scale=0.6, size=(60, 3))  # 3 sessions per user
+
+    def add_session(X, y):
+        sessions = rng.randint(3, size=len(X))
+        users = X[:, 0] - 100
+        session_ids = np.array(
+            [f"{u}@{s}" for u, s in zip(users, sessions, strict=True)]
+        )
+        frame = pd.DataFrame({"user": X[:, 0], "item": X[:, 1], "session": session_ids})
+        return frame, y + offsets[users, sessions]
+
+    return (*add_session(X, y), *add_session(X_test, y_test)), offsets
+
+
+def test_session_bias_learns_day_to_day_moods():
+    (X, y, X_test, y_test), offsets = session_ratings()
+    params = {**FAST, "weight_decay": 1e-3}
+    with_session = CollabFilterRegressor(**params).fit(X, y)
+    without = CollabFilterRegressor(**params).fit(X[["user", "item"]], y)
+    ours = rmse(y_test, with_session.predict(X_test))
+    plain = rmse(y_test, without.predict(X_test[["user", "item"]]))
+    assert ours < 0.6 * plain, (ours, plain)
+    learned = with_session.side_biases_["session"]
+    assert learned.index.name == "session"
+    users, sessions = zip(*(key.split("@") for key in learned.index), strict=True)
+    truth = offsets[np.array(users, dtype=int), np.array(sessions, dtype=int)]
+    assert np.corrcoef(learned.to_numpy(), truth)[0, 1] > 0.85
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    return session_ratings()[0]
+
+
+@pytest.fixture(scope="module")
+def fitted_sessions(sessions):
+    X, y, _, _ = sessions
+    return CollabFilterRegressor(**FAST).fit(X, y)
+
+
+def test_unknown_side_value_adds_nothing(sessions, fitted_sessions):
+    X, _, _, _ = sessions
+    model = fitted_sessions
+    user, item = X["user"].iloc[0], X["item"].iloc[0]
+    pred = model.predict(
+        pd.DataFrame({"user": [user], "item": [item], "session": ["?"]})
+    )
+    module = model.net_.module_
+    score = (
+        module.global_bias.item()
+        + model.user_bias_[user]
+        + model.item_bias_[item]
+        + model.user_factors_.loc[user] @ model.item_factors_.loc[item]
+    )
+    expected = sigmoid_range(torch.tensor(score), *model.y_range_).item()
+    np.testing.assert_allclose(pred, [expected], rtol=1e-5)
 
 
 def test_default_lr_and_batch_size_learn():
     X, y, X_test, y_test = low_rank_ratings(n_users=120, n_items=80, density=0.8)
     model = CollabFilterRegressor(n_factors=8, max_epochs=40, random_state=0)
     model.fit(X, y)
-    assert model.batch_size == 1024
+    assert model.batch_size == 1536
     baseline = rmse(y_test, np.full_like(y_test, y.mean()))
     assert rmse(y_test, model.predict(X_test)) < 0.5 * baseline
 
@@ -317,6 +397,23 @@ def test_joblib_round_trip_is_exact(fitted, ratings, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X_test), fitted.predict(X_test))
     pd.testing.assert_frame_equal(
         loaded.recommend(X_test[0, 0]), fitted.recommend(X_test[0, 0])
+    )
+
+
+def test_side_bias_joblib_and_safe_format_round_trips_are_exact(
+    sessions, fitted_sessions, tmp_path
+):
+    _, _, X_test, _ = sessions
+    expected = fitted_sessions.predict(X_test)
+    joblib.dump(fitted_sessions, tmp_path / "cf.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "cf.joblib").predict(X_test), expected
+    )
+    sknlp_rnn.save(fitted_sessions, tmp_path / "cf.zip")
+    restored = sknlp_rnn.load(tmp_path / "cf.zip")
+    np.testing.assert_array_equal(restored.predict(X_test), expected)
+    pd.testing.assert_series_equal(
+        restored.side_biases_["session"], fitted_sessions.side_biases_["session"]
     )
 
 
