@@ -109,9 +109,13 @@ def _lookup(table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
 
 
 def _factor_fields(
-    cardinalities: Sequence[int], bias_only_fields: int, at_least: int
-) -> int:
-    """Number of fields with factors (embeddings): those before the bias-only ones."""
+    cardinalities: Sequence[int],
+    bias_only_fields: int,
+    sparse: bool | Sequence[bool],
+    at_least: int,
+) -> tuple[int, bool | list[bool]]:
+    """The number of fields with factors (embeddings), those before the
+    bias-only ones, and their ``sparse`` flags (one flag, or one per field)."""
     n_fields = len(cardinalities) - bias_only_fields
     if bias_only_fields < 0 or n_fields < at_least:
         raise ValueError(
@@ -119,7 +123,7 @@ def _factor_fields(
             f"bias_only_fields >= 0; got {len(cardinalities)} field(s), "
             f"bias_only_fields={bias_only_fields}."
         )
-    return n_fields
+    return n_fields, sparse if isinstance(sparse, bool) else list(sparse)[:n_fields]
 
 
 def _id_embeddings(
@@ -233,7 +237,9 @@ class DotProductBias(nn.Module):
         bias_only_fields: int = 0,
     ):
         super().__init__()
-        n_fields = _factor_fields(cardinalities, bias_only_fields, at_least=2)
+        n_fields, sparse = _factor_fields(
+            cardinalities, bias_only_fields, sparse, at_least=2
+        )
         self.implicit_factors = None
         if implicit is not None:
             indptr = torch.as_tensor(implicit[0], dtype=torch.int64)
@@ -249,8 +255,6 @@ class DotProductBias(nn.Module):
             self.register_buffer("implicit_indptr", indptr, persistent=False)
             self.register_buffer("implicit_items", items, persistent=False)
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        if not isinstance(sparse, bool):
-            sparse = list(sparse)[:n_fields]
         self.factors = _id_embeddings(
             cardinalities[:n_fields], [n_factors] * n_fields, sparse
         )
@@ -376,9 +380,9 @@ class CollabNN(nn.Module):
         bias_only_fields: int = 0,
     ):
         super().__init__()
-        n_fields = _factor_fields(cardinalities, bias_only_fields, at_least=1)
-        if not isinstance(sparse, bool):
-            sparse = list(sparse)[:n_fields]
+        n_fields, sparse = _factor_fields(
+            cardinalities, bias_only_fields, sparse, at_least=1
+        )
         self.y_range = None if y_range is None else tuple(map(float, y_range))
         self.embeddings = _id_embeddings(
             cardinalities[:n_fields], embedding_sizes, sparse
