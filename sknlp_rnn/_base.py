@@ -36,6 +36,9 @@ OPTIMIZERS = {
 # Epochs with at least this many batches get a progress bar at verbose=1.
 _PROGRESS_BAR_MIN_BATCHES = 50
 
+# Net attributes (prefixes) pickled through skorch's device-mapping path.
+_DEVICE_BOUND_ATTRIBUTES = ("module", "criterion", "callbacks", "grad_scaler_")
+
 # ``precision`` values and the autocast dtype each one trains in.
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -138,6 +141,21 @@ class _Net(NeuralNet):
 
     def initialize(self):
         super().initialize()
+        # Attributes that may hold device tensors besides skorch's own
+        # (``module_``, ``optimizer_``, ``criterion_``): the module instance
+        # passed as ``module`` (the same object as ``module_``), callbacks that
+        # keep weights or an optimizer (early stopping's best weights, the
+        # one-cycle scheduler) and the float16 grad scaler. skorch pickles
+        # these through its device-mapping path, so a model trained on a GPU
+        # unpickles on a machine without one.
+        self.cuda_dependent_attributes_ = [
+            *self.cuda_dependent_attributes_,
+            *(
+                name
+                for name in _DEVICE_BOUND_ATTRIBUTES
+                if name not in self.cuda_dependent_attributes_
+            ),
+        ]
         on_cuda = torch.device(self.device or "cpu").type == "cuda"
         self.grad_scaler_ = (
             torch.amp.GradScaler("cuda")

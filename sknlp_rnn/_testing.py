@@ -105,6 +105,45 @@ CASES = {
 }
 
 
+def _ulmfit_classifier(cls):
+    from sknlp_rnn import SequenceLMRegressor
+
+    X, y = _token_ids()
+    lm = _language_model(SequenceLMRegressor)[0].fit(X)
+    return (
+        cls(
+            encoder=lm,
+            embedding_dim=4,
+            hidden_size=4,
+            freeze_encoder_epochs=1,
+            **_TRAIN,
+        ),
+        X,
+        y,
+    )
+
+
+def _language_model_with_cache(cls):
+    est, X, y = _language_model(cls)
+    return est.set_params(cache_size=8), X, y
+
+
+def _collab_side_implicit(cls):
+    est, X, y = _collab(cls)
+    X = X.assign(day=np.arange(len(X)) % 5)
+    return est.set_params(implicit=True), X, y
+
+
+# Fitted states that the plain cases do not reach (a pretrained encoder, the
+# neural cache, side features with implicit feedback): ``(label, class name,
+# case)`` for the tests that inspect whole fitted objects (pickles, devices).
+VARIANTS = [
+    ("ULMFiT", "RNNTextClassifier", _ulmfit_classifier),
+    ("cache", "SequenceLMRegressor", _language_model_with_cache),
+    ("side+implicit", "CollabFilterRegressor", _collab_side_implicit),
+]
+
+
 def public_estimators():
     """``(name, class)`` for every estimator class in ``sknlp_rnn.__all__``."""
     from sklearn.base import BaseEstimator
