@@ -8,6 +8,7 @@ without gradients. Depends on torch, skorch, scikit-learn and numpy.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -20,10 +21,18 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
-from skorch.dataset import ValidSplit, unpack_data
+from skorch.dataset import ValidSplit, get_len, unpack_data
 from skorch.exceptions import DeviceWarning
 from skorch.utils import TeeGenerator
 
+from ._device import (
+    PRECISIONS,
+    check_precision,
+    deterministic_kernels,
+    fused_adam_available,
+    resolve_device,
+    to_float32,
+)
 from .exceptions import DeviceFallbackWarning, NotFittedError
 
 OPTIMIZERS = {
@@ -38,58 +47,6 @@ _PROGRESS_BAR_MIN_BATCHES = 50
 
 # Net attributes (prefixes) pickled through skorch's device-mapping path.
 _DEVICE_BOUND_ATTRIBUTES = ("module", "criterion", "callbacks", "grad_scaler_")
-
-# ``precision`` values and the autocast dtype each one trains in.
-PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(device):
-    """Turn the ``device`` argument into a torch device string.
-
-    ``"auto"`` picks CUDA when it is available, else CPU. An explicit CUDA device
-    on a machine without CUDA raises ``ValueError``.
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
-        ) from exc
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available; "
-            "use device='auto' or device='cpu'."
-        )
-    return str(parsed)
-
-
-def check_precision(precision, device):
-    """Raise ``ValueError`` when ``precision`` cannot run on ``device``."""
-    device_type = torch.device(device).type
-    if precision == "fp16" and device_type != "cuda":
-        raise ValueError(
-            f"precision='fp16' needs a CUDA device, but the model trains on "
-            f"{device!r}; use precision='bf16' (supported on CPU) or '32'."
-        )
-    if (
-        precision == "bf16"
-        and device_type == "cuda"
-        and not torch.cuda.is_bf16_supported()
-    ):
-        raise ValueError(
-            "precision='bf16' is not supported by this GPU; use 'fp16' or '32'."
-        )
-
-
-def _to_float32(out):
-    """Cast half-precision tensors (also inside tuples/lists) to float32."""
-    if torch.is_tensor(out):
-        return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
-    if isinstance(out, (tuple, list)):
-        return type(out)(_to_float32(o) for o in out)
-    return out
 
 
 class _ScaleGrad(torch.autograd.Function):
@@ -181,7 +138,7 @@ class _Net(NeuralNet):
             return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(_to_float32(y_pred), y_true, X=X, training=training)
+        loss = super().get_loss(to_float32(y_pred), y_true, X=X, training=training)
         return self.scaled_for_backward(loss) if training else loss
 
     def scaled_for_backward(self, loss):
@@ -191,24 +148,29 @@ class _Net(NeuralNet):
         loss scaling this is ``loss`` itself. Subclasses that compute their
         training loss outside ``get_loss`` pass it through here.
         """
-        scaler = getattr(self, "grad_scaler_", None)
+        scaler = getattr(self, "grad_scaler_", None)  # None under accelerate
         if scaler is None or not loss.requires_grad:
             return loss
         scale = scaler.scale(torch.ones((), device=loss.device))
         return _ScaleGrad.apply(loss, scale)
 
     def train_step(self, batch, **fit_params):
-        scaler = getattr(self, "grad_scaler_", None)
-        if scaler is None:
-            return super().train_step(batch, **fit_params)
-        # float16: backward ran on the scaled loss; unscale before callbacks
-        # (gradient clipping) see the gradients, and let the scaler skip steps
-        # whose gradients overflowed.
-        self._zero_grad_optimizer()
-        step = self.train_step_single(batch, **fit_params)
+        # skorch's step without the optimizer closure (only LBFGS re-evaluates
+        # the loss; it keeps skorch's step): with cheap batches that
+        # bookkeeping is a measurable part of the step. With float16 loss
+        # scaling, backward ran on the scaled loss: the gradients are unscaled
+        # before callbacks (gradient clipping) see them, and the scaler skips
+        # steps whose gradients overflowed.
         optimizers = [getattr(self, name + "_") for name in self._optimizers]
+        if any(isinstance(opt, torch.optim.LBFGS) for opt in optimizers):
+            return super().train_step(batch, **fit_params)
+        scaler = getattr(self, "grad_scaler_", None)  # None under accelerate
         for optimizer in optimizers:
-            scaler.unscale_(optimizer)
+            optimizer.zero_grad(set_to_none=True)
+        step = self.train_step_single(batch, **fit_params)
+        if scaler is not None:
+            for optimizer in optimizers:
+                scaler.unscale_(optimizer)
         self.notify(
             "on_grad_computed",
             named_parameters=TeeGenerator(self.get_all_learnable_params()),
@@ -216,12 +178,53 @@ class _Net(NeuralNet):
             training=True,
         )
         for optimizer in optimizers:
-            scaler.step(optimizer)
-        scaler.update()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+        if scaler is not None:
+            scaler.update()
         return step
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over ``iterator``, reading the batch losses once at the end.
+
+        skorch's loop reads each batch loss with ``.item()``, which waits for
+        the device to finish the batch; here the detached losses are kept on
+        the device and read together after the pass (one synchronisation per
+        epoch), then recorded per batch as skorch does. A loss that is not
+        finite stops ``fit`` with a ``ValueError``.
+        """
+        if iterator is None:
+            return
+        losses, sizes = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            sizes.append(
+                get_len(batch[0] if isinstance(batch, (tuple, list)) else batch)
+            )
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        values = torch.stack(losses).float().tolist() if losses else []
+        records = self.history[-1]["batches"][
+            len(self.history[-1]["batches"]) - len(values) :
+        ]
+        for record, value, size in zip(records, values, sizes, strict=True):
+            record[prefix + "_loss"] = value
+            record[prefix + "_batch_size"] = size
+        self.history.record(prefix + "_batch_count", len(values))
+        bad = [i for i, value in enumerate(values) if not math.isfinite(value)]
+        if bad:
+            raise ValueError(
+                f"The {prefix} loss became {values[bad[0]]} in batch {bad[0] + 1} "
+                f"of epoch {len(self.history)}. Likely causes: targets or inputs "
+                "too large for float32 (rescale them, e.g. log_target=True or "
+                "standardise), or a learning rate too high (lower lr)."
+            )
+
     def evaluation_step(self, batch, training=False):
-        return _to_float32(super().evaluation_step(batch, training=training))
+        return to_float32(super().evaluation_step(batch, training=training))
 
     def __setstate__(self, state):
         with warnings.catch_warnings():
@@ -264,6 +267,16 @@ class BaseRNNEstimator(BaseEstimator):
         if isinstance(self.optimizer, str):
             return OPTIMIZERS[self.optimizer]
         return self.optimizer
+
+    def _optimizer_options(self):
+        """Extra optimizer arguments: fused Adam/AdamW where torch has it.
+
+        A fused optimizer updates every parameter in one kernel per step
+        instead of a few per parameter tensor.
+        """
+        if self.optimizer in ("adam", "adamw") and fused_adam_available(self.device_):
+            return {"optimizer__fused": True}
+        return {}
 
     def _train_split(self, n_samples, seed, stratify=None):
         """A skorch ``ValidSplit`` for ``validation_fraction``, or ``None``."""
@@ -327,7 +340,9 @@ class BaseRNNEstimator(BaseEstimator):
         ``build_module`` is a zero-argument callable returning the torch module;
         it is called, and training runs, in a forked torch RNG seeded from
         ``random_state``, so two fits give identical models and the caller's
-        global RNG is untouched. Extra keyword arguments go to ``net_class``.
+        global RNG is untouched; on CUDA a seeded fit also runs with
+        deterministic kernels (``_device.deterministic_kernels``). Extra
+        keyword arguments go to ``net_class``.
         Sets ``net_``, ``history_``, ``device_`` and ``n_iter_``.
         """
         self.device_ = resolve_device(self.device)
@@ -339,13 +354,18 @@ class BaseRNNEstimator(BaseEstimator):
         devices = (
             [torch.device(self.device_)] if self.device_.startswith("cuda") else []
         )
-        with torch.random.fork_rng(devices=devices):
+        reproducible = self.random_state is not None
+        with (
+            torch.random.fork_rng(devices=devices),
+            deterministic_kernels(self.device_, enabled=reproducible),
+        ):
             torch.manual_seed(seed)
             net = net_class(
                 module=build_module(),
                 criterion=criterion,
                 optimizer=self._optimizer_class(),
                 optimizer__weight_decay=self.weight_decay,
+                **self._optimizer_options(),
                 lr=self.lr,
                 max_epochs=self.max_epochs,
                 batch_size=self.batch_size,

@@ -18,7 +18,7 @@ from sklearn.utils.validation import validate_data
 
 from .._base import BaseRNNEstimator
 from ..nn import CollabNN, DotProductBias, embedding_size
-from ._training import HAS_FUSED_ADAM, OneCycle, PenalizedTabularNet
+from ._training import OneCycle, PenalizedTabularNet
 from ._validation import check_n, encode_ids, learn_ids
 
 _NAMES = ("user", "item")
@@ -430,15 +430,12 @@ default="adam"
             penalty=self.weight_decay,
             lazy_adam=self._lazy,
             optimizer__param_groups=[("*", {"weight_decay": 0.0})],
-            **self._fused_optimizer(),
         )
         return self
 
-    def _fused_optimizer(self):
-        """Fused Adam/AdamW (one kernel per step) where torch has it."""
-        if self.optimizer == "adamw" and HAS_FUSED_ADAM:
-            return {"optimizer__fused": True}
-        return {}
+    def _optimizer_options(self):
+        # LazyAdam (optimizer="adam") fuses its dense updates itself.
+        return {} if self._lazy else super()._optimizer_options()
 
     def predict(self, X):
         """Predict ratings; unknown ids are predicted from what is known.

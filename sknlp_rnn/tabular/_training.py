@@ -19,12 +19,9 @@ import torch
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 from torch.optim.adam import adam as functional_adam
-from torch.torch_version import TorchVersion
 
 from .._base import _Net
-
-# torch runs Adam's update as one fused kernel on CPU from 2.4 (CUDA earlier)
-HAS_FUSED_ADAM = TorchVersion(torch.__version__) >= (2, 4)
+from .._device import fused_adam_available
 
 # Rows per batch when evaluating (validation loss, prediction): no gradients,
 # and the tabular modules give the same output whatever the batch.
@@ -206,7 +203,9 @@ class LazyAdam(torch.optim.Optimizer):
 
     def _dense_step(self, params, group):
         """Adam on dense gradients: torch's functional Adam, fused where it can."""
-        fused = HAS_FUSED_ADAM and all(p.dtype.is_floating_point for p in params)
+        fused = fused_adam_available(params[0].device) and all(
+            p.dtype.is_floating_point for p in params
+        )
         states = [self.state[p] for p in params]
         for param, state in zip(params, states, strict=True):
             if not state:

@@ -111,7 +111,8 @@ def row_lengths(X, pad_idx):
 def trim_collate(batch, pad_idx):
     """Collate a batch, then cut the pad columns every row of it has."""
     Xb, *rest = default_collate(batch)
-    width = int(row_lengths(Xb, pad_idx).max().clamp(min=1))
+    # on the host, in numpy: the batch is still in CPU memory here
+    width = max(1, int(row_lengths(Xb.numpy(), pad_idx).max()))
     return [Xb[:, :width], *rest]
 
 

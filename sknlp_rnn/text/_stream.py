@@ -15,7 +15,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
@@ -122,13 +121,20 @@ class StreamBatches:
             # Near-equal windows, so per-batch loss means weigh tokens equally.
             return [len(a) for a in np.array_split(np.arange(total), len(self))]
         lengths, done = [], 0
+        spread = max(1.0, self.bptt / 10)
+        # Random numbers are drawn in blocks of a pass's expected window count
+        # (a few tensor ops per pass, not per window).
+        block = max(1, math.ceil(total / self.bptt))
         while done < total:
-            base = self.bptt / 2 if torch.rand(()) < 0.1 else self.bptt
-            spread = max(1.0, self.bptt / 10)
-            size = int(round(base + spread * float(torch.randn(()))))
-            size = min(max(size, 2), total - done)
-            lengths.append(size)
-            done += size
+            halves = (torch.rand(block) < 0.1).tolist()
+            noise = torch.randn(block).tolist()
+            for half, z in zip(halves, noise, strict=True):
+                base = self.bptt / 2 if half else self.bptt
+                size = min(max(int(round(base + spread * z)), 2), total - done)
+                lengths.append(size)
+                done += size
+                if done >= total:
+                    break
         return lengths
 
     def __iter__(self):
@@ -243,7 +249,8 @@ class StreamScores(Callback):
 
     Perplexity is ``exp`` of the token-weighted mean cross-entropy of the pass
     (without the AR/TAR penalty); ``valid_acc`` is next-token accuracy over
-    every position of the validation windows.
+    every position of the validation windows. The sums stay on the device
+    during the pass and are read once at the end of the epoch.
     """
 
     def on_epoch_begin(self, net, **kwargs):
@@ -255,24 +262,17 @@ class StreamScores(Callback):
         n = yi.numel()
         ce = step["cross_entropy"] if training else step["loss"]
         part = self.sums_["train" if training else "valid"]
-        part[0] += float(ce) * n
+        part[0] = part[0] + ce.detach() * n
         part[1] += n
         if not training:
-            pred = step["y_pred"][0].argmax(-1).cpu()
-            self.correct_ += int((pred == yi).sum())
+            pred = step["y_pred"][0].argmax(-1)
+            self.correct_ = self.correct_ + (pred == yi.to(pred.device)).sum()
 
     def on_epoch_end(self, net, **kwargs):
         for prefix, (total, n) in self.sums_.items():
             if n:
-                net.history.record(f"{prefix}_perplexity", math.exp(total / n))
+                net.history.record(f"{prefix}_perplexity", math.exp(float(total) / n))
         if self.sums_["valid"][1]:
-            net.history.record("valid_acc", self.correct_ / self.sums_["valid"][1])
-
-
-def cross_entropy_sum(logits, targets):
-    """Summed next-token cross-entropy (float64) of ``logits`` vs ``targets``."""
-    return F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)).double(),
-        targets.reshape(-1),
-        reduction="sum",
-    )
+            net.history.record(
+                "valid_acc", float(self.correct_) / self.sums_["valid"][1]
+            )
