@@ -4,10 +4,11 @@ from ._classifier import RNNClassifierModule
 from ._collab import CollabNN, DotProductBias, embedding_size, sigmoid_range
 from ._encoder import RNNEncoder
 from ._language_model import LanguageModelModule
-from ._tabular import SingleRowBatchNorm1d, TabularModule
+from ._tabular import ConcatEmbeddings, SingleRowBatchNorm1d, TabularModule
 
 __all__ = [
     "CollabNN",
+    "ConcatEmbeddings",
     "DotProductBias",
     "LanguageModelModule",
     "RNNClassifierModule",

@@ -44,11 +44,82 @@ class SingleRowBatchNorm1d(nn.BatchNorm1d):
         return super().forward(x)
 
 
+class ConcatEmbeddings(nn.Module):
+    """Several embedding tables looked up and concatenated in one call.
+
+    Column ``c`` has ``cardinalities[c]`` codes of width ``widths[c]``. All the
+    tables live in one flat parameter, and a row's concatenated embedding is
+    gathered by a single ``embedding`` call on precomputed offsets, so the
+    number of operations per batch (kernel launches, on a GPU) does not grow
+    with the number of columns. :meth:`tables` gives each column's table as a
+    ``(cardinality, width)`` view.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Number of codes of each column (code 0 included).
+    widths : sequence of int
+        Embedding width of each column.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknlp_rnn.nn import ConcatEmbeddings
+    >>> emb = ConcatEmbeddings([5, 3], [3, 2])
+    >>> out = emb(torch.tensor([[1, 2], [4, 0]]))
+    >>> tuple(out.shape)
+    (2, 5)
+    >>> bool(torch.equal(out[0, 3:], emb.tables()[1][2]))
+    True
+    """
+
+    def __init__(self, cardinalities: Sequence[int], widths: Sequence[int]):
+        super().__init__()
+        if len(cardinalities) != len(widths):
+            raise ValueError(
+                f"Got {len(cardinalities)} cardinalities but {len(widths)} "
+                "embedding sizes."
+            )
+        self.shapes = [
+            (int(n), int(d)) for n, d in zip(cardinalities, widths, strict=True)
+        ]
+        # output position -> its column, the column's width, and where the
+        # column's table starts in ``weight`` plus the position's offset in a row
+        column, width, base, start = [], [], [], 0
+        for c, (n, d) in enumerate(self.shapes):
+            column += [c] * d
+            width += [d] * d
+            base += [start + k for k in range(d)]
+            start += n * d
+        self.weight = nn.Parameter(torch.empty(start))
+        nn.init.trunc_normal_(self.weight, std=0.01, a=-0.02, b=0.02)
+        for name, values in (("column", column), ("width", width), ("base", base)):
+            buffer = torch.tensor(values, dtype=torch.int64)
+            self.register_buffer(name, buffer, persistent=False)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes ``(n, n_columns)`` -> concatenated embeddings ``(n, sum(widths))``."""
+        index = codes.index_select(1, self.column) * self.width + self.base
+        return F.embedding(index, self.weight.unsqueeze(1)).squeeze(2)
+
+    def tables(self) -> list[torch.Tensor]:
+        """Each column's table, a ``(cardinality, width)`` view of ``weight``."""
+        return [
+            part.view(n, d)
+            for part, (n, d) in zip(
+                self.weight.split([n * d for n, d in self.shapes]),
+                self.shapes,
+                strict=True,
+            )
+        ]
+
+
 class TabularModule(nn.Module):
     """Embeddings for categorical codes and continuous inputs, then an MLP.
 
-    Each categorical column has its own embedding table; the embeddings are
-    concatenated (with dropout), joined to the batch-normalised continuous
+    Each categorical column has its own embedding table (all looked up in one
+    call, :class:`ConcatEmbeddings`); the embeddings are concatenated (with
+    dropout), joined to the batch-normalised continuous
     inputs and fed through ``Linear -> ReLU (-> BatchNorm) -> Dropout`` blocks and
     a final linear layer. With ``y_range`` the output is squashed into
     ``(low, high)`` by a scaled sigmoid.
@@ -110,12 +181,7 @@ class TabularModule(nn.Module):
             )
         hidden_sizes = tuple(hidden_sizes)
         dropouts = _per_layer(dropout, len(hidden_sizes))
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(n, d)
-            for n, d in zip(cardinalities, embedding_sizes, strict=True)
-        )
-        for emb in self.embeddings:
-            nn.init.trunc_normal_(emb.weight, std=0.01, a=-0.02, b=0.02)
+        self.embeddings = ConcatEmbeddings(cardinalities, embedding_sizes)
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.bn_continuous = (
             SingleRowBatchNorm1d(n_continuous)
@@ -146,9 +212,9 @@ class TabularModule(nn.Module):
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         """Map codes ``(n, n_categorical)`` and floats ``(n, n_continuous)``."""
-        parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.embeddings)]
-        if parts:
-            parts = [self.embedding_dropout(torch.cat(parts, dim=1))]
+        parts = []
+        if x_cat.shape[1]:
+            parts.append(self.embedding_dropout(self.embeddings(x_cat)))
         if x_cont.shape[1]:
             parts.append(self.bn_continuous(x_cont))
         out = self.layers(torch.cat(parts, dim=1))

@@ -441,7 +441,7 @@ default="adam"
     def _embedding_frames(self):
         """The learned embedding tables as DataFrames indexed by category."""
         frames = {}
-        tables = self.net_.module_.embeddings
+        tables = self.net_.module_.embeddings.tables()
         for (name, _), categories, table in zip(
             self.embedding_sizes_.items(),
             self.encoder_.categories_,
@@ -449,7 +449,7 @@ default="adam"
             strict=True,
         ):
             index = pd.Index([UNKNOWN_LABEL, *categories], dtype=object, name=name)
-            weights = table.weight.detach().cpu().numpy().astype(np.float64)
+            weights = table.detach().cpu().numpy().astype(np.float64)
             frames[name] = pd.DataFrame(weights, index=index)
         return frames
 

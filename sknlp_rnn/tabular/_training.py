@@ -17,7 +17,6 @@ from copy import deepcopy
 import numpy as np
 import torch
 from skorch.callbacks import Callback
-from skorch.utils import TeeGenerator
 from torch.optim.adam import adam as functional_adam
 
 from .._base import _Net
@@ -34,23 +33,47 @@ ONE_CYCLE_MIN_STEPS = 5
 
 
 def _unwrap(dataset):
-    """The arrays behind a skorch Dataset (or Subsets of one) and row indices."""
+    """The base skorch Dataset behind ``dataset`` (or Subsets of it) and the
+    row indices (``None``: all rows)."""
     indices = None
     while isinstance(dataset, torch.utils.data.Subset):
         sub = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.int64)
         indices = sub if indices is None else sub[indices]
         dataset = dataset.dataset
-    return dataset.X, dataset.y, indices
+    return dataset, indices
+
+
+def _on_device(dataset, device):
+    """``(X, y)`` of a skorch Dataset as tensors on ``device``, copied once.
+
+    The copies are kept on the dataset object, which lives for one ``fit``:
+    every epoch's batches are then cut on the device, with no host-to-device
+    copy per batch.
+    """
+    cached = getattr(dataset, "_sknlp_device_tensors", None)
+    if cached is None or cached[0] != str(device):
+
+        def move(value):
+            return None if value is None else torch.as_tensor(value).to(device)
+
+        if isinstance(dataset.X, dict):
+            X = {key: move(value) for key, value in dataset.X.items()}
+        else:
+            X = move(dataset.X)
+        cached = (str(device), X, move(dataset.y))
+        dataset._sknlp_device_tensors = cached
+    return cached[1], cached[2]
 
 
 class WholeTensorBatches:
     """Re-iterable mini-batches cut from whole tensors (no per-row collation).
 
-    ``X`` is an array or a dict of arrays (passed to the module as keyword
-    arguments); each batch is one fancy-index (or slice) of every array. Rows
-    are ``indices`` (all rows when ``None``), in a fresh ``torch.randperm``
-    order each pass when ``shuffle``, drawn from torch's global RNG, so a
-    seeded fit sees the same batches every time.
+    ``X`` is a tensor or a dict of tensors (passed to the module as keyword
+    arguments); each batch is one index (or slice) of every tensor, on the
+    tensors' device. Rows are ``indices`` (all rows when ``None``), in a fresh
+    ``torch.randperm`` order each pass when ``shuffle``, drawn on that device
+    from torch's random generator, so a seeded fit sees the same batches
+    every time.
     """
 
     def __init__(self, X, y, indices, batch_size, shuffle):
@@ -59,8 +82,9 @@ class WholeTensorBatches:
             first = next(iter(self.X.values()))
         else:
             self.X = first = torch.as_tensor(X)
+        self.device = first.device
         self.y = None if y is None else torch.as_tensor(y)
-        self.indices = indices
+        self.indices = None if indices is None else indices.to(self.device)
         self.n = len(first) if indices is None else len(indices)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -78,7 +102,7 @@ class WholeTensorBatches:
     def __iter__(self):
         order = self.indices
         if self.shuffle:
-            order = torch.randperm(self.n)
+            order = torch.randperm(self.n, device=self.device)
             if self.indices is not None:
                 order = self.indices[order]
         for start in range(0, self.n, self.batch_size):
@@ -87,36 +111,22 @@ class WholeTensorBatches:
 
 
 class TabularNet(_Net):
-    """skorch net whose batches are sliced from whole tensors.
+    """skorch net whose batches are cut on the device from whole tensors.
 
-    Its training step is skorch's without the optimizer closure (Adam never
-    re-evaluates the loss): with cheap batches, that bookkeeping is a
-    measurable part of the step. Evaluation batches hold at least
-    ``PREDICT_BATCH_SIZE`` rows.
+    The training data go to the net's device once per ``fit``; every batch is
+    then an index into them (:class:`WholeTensorBatches`). Evaluation batches
+    hold at least ``PREDICT_BATCH_SIZE`` rows.
     """
 
     def get_iterator(self, dataset, training=False):
-        X, y, indices = _unwrap(dataset)
+        base, indices = _unwrap(dataset)
+        X, y = _on_device(base, self.device or "cpu")
         if training:
             shuffle = self.get_params_for("iterator_train").get("shuffle", True)
             batch_size = self.batch_size
         else:
             shuffle, batch_size = False, max(self.batch_size, PREDICT_BATCH_SIZE)
         return WholeTensorBatches(X, y, indices, batch_size, shuffle)
-
-    def train_step(self, batch, **fit_params):
-        if self.grad_scaler_ is not None:  # float16 on CUDA: the base scales
-            return super().train_step(batch, **fit_params)
-        self.optimizer_.zero_grad()
-        step = self.train_step_single(batch, **fit_params)
-        self.notify(
-            "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
-            batch=batch,
-            training=True,
-        )
-        self.optimizer_.step()
-        return step
 
 
 class PenalizedTabularNet(TabularNet):

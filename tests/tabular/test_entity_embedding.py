@@ -43,7 +43,7 @@ def test_embeddings_are_frames_indexed_by_category(fitted):
     # fast.ai rule with the unknown slot counted: round(1.6 * 5 ** 0.56) = 4
     assert reg.embedding_sizes_ == {"shop": 4, "promo": 3}
     assert shop.shape == (5, 4)
-    weights = reg.net_.module_.embeddings[0].weight.detach().numpy()
+    weights = reg.net_.module_.embeddings.tables()[0].detach().cpu().numpy()
     np.testing.assert_allclose(shop.to_numpy(), weights)
 
 

@@ -10,7 +10,7 @@ def test_shapes_and_layers():
     )
     out = net(torch.tensor([[1, 6], [0, 0], [3, 2]]), torch.randn(3, 3))
     assert out.shape == (3, 2)
-    assert [e.weight.shape for e in net.embeddings] == [(4, 2), (7, 3)]
+    assert [t.shape for t in net.embeddings.tables()] == [(4, 2), (7, 3)]
     assert net.layers[0].in_features == 2 + 3 + 3
 
 
@@ -67,3 +67,24 @@ def test_single_row_batch_norm_uses_running_stats_in_training():
     assert torch.equal(bn.running_mean, torch.ones(2))  # not updated
     bn(torch.randn(4, 2))  # a normal batch updates the statistics
     assert not torch.equal(bn.running_mean, torch.ones(2))
+
+
+def test_concat_embeddings_equal_one_lookup_per_column():
+    from sknlp_rnn.nn import ConcatEmbeddings
+
+    torch.manual_seed(0)
+    emb = ConcatEmbeddings([4, 7, 2], [2, 3, 1])
+    codes = torch.tensor([[0, 6, 1], [3, 2, 0], [3, 6, 1]])
+    tables = emb.tables()
+    expected = torch.cat([tables[c][codes[:, c]] for c in range(3)], 1)
+    out = emb(codes)
+    assert torch.equal(out, expected)
+    # gradients reach exactly the rows looked up, in each column's table
+    out.sum().backward()
+    saved, emb.weight.data = emb.weight.data, emb.weight.grad
+    grad = emb.tables()  # the gradient, cut like the weights
+    emb.weight.data = saved
+    assert grad[0][3].tolist() == [2.0, 2.0] and grad[0][1].abs().sum() == 0
+    assert grad[1][6].tolist() == [2.0, 2.0, 2.0] and grad[2][1].item() == 2.0
+    empty = ConcatEmbeddings([], [])
+    assert empty(torch.zeros((3, 0), dtype=torch.int64)).shape == (3, 0)

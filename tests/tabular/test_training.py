@@ -162,3 +162,17 @@ def test_collab_adam_is_lazy_on_large_tables_only():
     dense.fit(X, y)
     assert not any(t.sparse for t in dense.net_.module_.factors)
     assert not isinstance(dense.net_.optimizer_, LazyAdam)
+
+
+def test_training_data_are_copied_to_the_device_once_per_fit():
+    from skorch.dataset import Dataset
+
+    from sknlp_rnn.tabular._training import _on_device
+
+    dataset = Dataset({"a": np.arange(6), "b": np.ones((6, 2))}, np.arange(6.0))
+    X, y = _on_device(dataset, "cpu")
+    X2, y2 = _on_device(dataset, "cpu")
+    assert X2["a"] is X["a"] and y2 is y  # the same tensors: no second copy
+    assert torch.is_tensor(y) and X["b"].shape == (6, 2)
+    batches = WholeTensorBatches(X, y, torch.tensor([4, 1, 3]), 2, shuffle=True)
+    assert sorted(rows_seen(batches).tolist()) == [1.0, 3.0, 4.0]
