@@ -43,6 +43,12 @@ TEST_PARAMS = {
         "max_epochs": 2,
         "batch_size": 8,
         "bptt": 8,
+        # Pinned to the CPU on purpose: the subset-invariance checks ask for
+        # rtol=1e-7, and on CUDA cuDNN picks its RNN kernels (and TF32 math)
+        # by batch shape, so a row's next-token distribution moves by ~1e-4
+        # with the rows read beside it. tests/test_gpu.py checks the CUDA
+        # path with a tolerance that holds there.
+        "device": "cpu",
     },
 }
 

@@ -194,3 +194,37 @@ def test_gpu_trained_model_loads_on_cpu(name, cls, tmp_path):
         text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize(
+    "label, name, case", FITTED_NETS, ids=[label for label, _, _ in FITTED_NETS]
+)
+def test_seeded_refits_on_cuda_are_identical(label, name, case):
+    # a seeded fit runs with deterministic kernels on CUDA (_device)
+    cls = dict(public_estimators())[name]
+    outputs = []
+    for _ in range(2):
+        est, X, y = case(cls)
+        est.set_params(device="cuda")
+        est.fit(X) if y is None else est.fit(X, y)
+        method = "predict_proba" if hasattr(est, "predict_proba") else "predict"
+        outputs.append(getattr(est, method)(X))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after fit
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_language_model_rows_read_alike_in_any_batch_on_cuda():
+    from sknlp_rnn import SequenceLMRegressor
+    from sknlp_rnn._testing import tolerance
+
+    X, _ = _token_ids(n=40)
+    lm = SequenceLMRegressor(
+        embedding_dim=8, hidden_size=16, max_epochs=2, device="cuda", random_state=0
+    ).fit(X)
+    whole = lm.predict_proba(X)
+    parts = np.concatenate([lm.predict_proba(X[i : i + 7]) for i in range(0, 40, 7)])
+    np.testing.assert_allclose(parts, whole, **tolerance(lm.device_))

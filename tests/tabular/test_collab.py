@@ -69,12 +69,18 @@ def test_recovers_low_rank_matrix(ratings, fitted):
 
 def test_mlp_beats_global_mean(ratings):
     X, y, X_test, y_test = ratings
+    # The MLP on 1,200 ratings needs a gentler rate and a penalty to fit
+    # reliably: with FAST's settings its test RMSE ranged from 0.25x to 0.73x
+    # of the global mean's over seeds 0-11 (on CPU as on CUDA); with these it
+    # stayed within 0.18x-0.27x.
+    params = {**FAST, "n_factors": None, "lr": 5e-3, "batch_size": 64}
     model = CollabFilterRegressor(
-        model="mlp", hidden_sizes=(32,), **{**FAST, "n_factors": None}
-    ).fit(X, y)
+        model="mlp", hidden_sizes=(32,), weight_decay=0.01, **params
+    )
+    model.set_params(max_epochs=100).fit(X, y)
     assert model.embedding_sizes_ == [16, 14]  # the embedding-size rule
     baseline = rmse(y_test, np.full_like(y_test, y.mean()))
-    assert rmse(y_test, model.predict(X_test)) < 0.6 * baseline
+    assert rmse(y_test, model.predict(X_test)) < 0.4 * baseline
 
 
 @pytest.mark.parametrize("side_features", ["bias", "factors"])
@@ -449,7 +455,7 @@ def test_implicit_table_is_trained_and_lists_come_from_fit(ratings, fitted_impli
     first = fitted_implicit.ids_[0][0]
     rated = set(X[X[:, 0] == first, 1])
     start, stop = module.implicit_indptr[1:3].tolist()
-    items = fitted_implicit.ids_[1][module.implicit_items[start:stop].numpy() - 1]
+    items = fitted_implicit.ids_[1][module.implicit_items[start:stop].cpu().numpy() - 1]
     assert set(items) == rated
 
 

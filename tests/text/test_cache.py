@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sknlp_rnn import SequenceLMRegressor, load, save
+from sknlp_rnn._testing import tolerance
 from sknlp_rnn.text import tune_cache
 from sknlp_rnn.text._cache import CacheMemory, mix_cache
 
@@ -98,9 +99,11 @@ def test_cache_across_chunks_and_ragged_batches(lm, repeated, monkeypatch):
     for got, want in zip(cached.predict_tokens(X), alone, strict=True):
         np.testing.assert_array_equal(got[: len(want)], want)
     monkeypatch.setattr(_lm_reading, "_LOGIT_BUDGET", 1)  # 16-token chunks
-    np.testing.assert_allclose(cached.predict_proba(X), whole[0], rtol=1e-5)
-    np.testing.assert_array_equal(cached.predict_tokens(X), whole[1])
-    assert cached.score(X) == pytest.approx(whole[2], rel=1e-6)
+    tol = tolerance(cached.device_)
+    np.testing.assert_allclose(cached.predict_proba(X), whole[0], **tol)
+    if cached.device_ == "cpu":  # on CUDA a near-tie may flip with the kernel
+        np.testing.assert_array_equal(cached.predict_tokens(X), whole[1])
+    assert cached.score(X) == pytest.approx(whole[2], rel=tol["rtol"] / 10)
 
 
 def test_generate_with_cache_continues_like_predict(lm, repeated):
