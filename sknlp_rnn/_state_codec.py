@@ -555,10 +555,22 @@ class _Reader:
         _check_net_params(net_class, params)
         params["device"] = self._target_device(spec["device"])
         stored = self._net_weights(_text(spec["prefix"], "a prefix"), spec)
-        with NoAllocation():
-            probe = net_class(module=None, callbacks=None, train_split=None, **params)
-            shapes = _shapes(est._build_module(), probe)
-        _check_weights(type(est).__name__, shapes, stored)
+        owner = type(est).__name__
+        try:
+            with NoAllocation():
+                probe = net_class(
+                    module=None, callbacks=None, train_split=None, **params
+                )
+                shapes = _shapes(est._build_module(), probe)
+        except (ModelFileError, Warning):
+            raise
+        except Exception as exc:
+            raise ModelFileError(
+                f"The hyperparameters and fitted sizes of the {owner} in this file "
+                f"describe a torch module that cannot be built "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
+        _check_weights(owner, shapes, stored)
         with torch.random.fork_rng(devices=[]):
             module_ = est._build_module()
         net = net_class(module=module_, callbacks=None, train_split=None, **params)
@@ -667,7 +679,7 @@ def _numpy_dtype(text, *, kinds="biufcmMOSU", items=()):
     """The numpy dtype named by ``text``, if the safe format can have written it."""
     try:
         dtype = np.dtype(_text(text, "a dtype"))
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ModelFileError(f"Invalid dtype {text!r} in the file.") from exc
     if dtype.kind not in kinds or dtype.subdtype is not None or dtype.names:
         raise ModelFileError(f"Unexpected dtype {text!r} in the file.")
