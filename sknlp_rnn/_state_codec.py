@@ -5,53 +5,49 @@ numpy arrays and torch weights (stored as safetensors by ``_persistence``);
 ``_Reader`` rebuilds them. Classes are written and read only through the tables
 of ``_class_registry``: a file that names anything else is refused, and nothing
 is imported because a file names it. Before a net's torch module is built for
-real, ``_Reader`` builds it without memory (see :class:`NoAllocation`) and
+real, ``_Reader`` builds it without memory (see ``_file_checks.NoAllocation``) and
 checks that the weights in the file have the shapes and dtypes that the
 hyperparameters imply, so a file cannot make loading allocate more than the
-weights it holds. Anything malformed raises
-:class:`~sknlp_rnn.exceptions.ModelFileError`. Depends on torch, skorch,
-scikit-learn, pandas, scipy, numpy, ``_class_registry`` and ``exceptions``.
+weights it holds (the checks live in ``_file_checks``). Anything malformed
+raises :class:`~sknlp_rnn.exceptions.ModelFileError`. Depends on torch, skorch,
+scikit-learn, pandas, scipy, numpy, ``_class_registry``, ``_file_checks`` and
+``exceptions``.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-import re
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import (
-    InvalidParameterError,
-    validate_parameter_constraints,
-)
 from skorch import NeuralNet
 from skorch.history import History
-from torch.overrides import TorchFunctionMode
 
-from ._class_registry import (
-    ESTIMATORS,
-    NET_CLASS_PARAMS,
-    NETS,
-    VALUE_CLASSES,
-    class_path,
+from ._class_registry import ESTIMATORS, NETS, VALUE_CLASSES, class_path
+from ._file_checks import (
+    DEVICE_TYPES,
+    NET_SKIPPED,
+    NoAllocation,
+    as_dict,
+    as_list,
+    as_text,
+    check_hyperparameters,
+    check_net_params,
+    check_weights,
+    device_available,
+    lookup,
+    numpy_dtype,
+    pair,
+    pandas_dtype,
+    weight_shapes,
 )
 from .exceptions import ModelFileError
 
 # Net parameters that only matter for training: not stored, rebuilt empty.
-_NET_SKIPPED = {"module", "callbacks", "train_split", "_params_to_validate"}
 _NET_SKIPPED_PREFIXES = ("callbacks__", "module__", "train_split__")
-# Prefixed net parameters a file may hold (skorch passes them to the component).
-_NET_PREFIXES = (
-    "criterion__",
-    "optimizer__",
-    "iterator_train__",
-    "iterator_valid__",
-    "dataset__",
-)
 _BUILTIN_TYPES = {
     "int": int,
     "float": float,
@@ -61,47 +57,6 @@ _BUILTIN_TYPES = {
 }
 # Sparse formats that may be saved, and the arrays stored for each.
 _SPARSE_LAYOUTS = {"csr": "csr", "csc": "csc", "coo": "csr"}
-# Largest element of a string array (bytes) and largest string array (bytes).
-_MAX_ITEMSIZE = 2**18
-_MAX_STRING_ARRAY_BYTES = 2**30
-# Device types a saved net may name.
-_DEVICE_TYPES = ("cpu", "cuda", "mps")
-_PANDAS_DTYPE_NAME = re.compile(r"[\w\[\], :/+-]{1,64}")
-# torch factories that take a size: inside ``NoAllocation`` they make meta tensors.
-_SIZED_FACTORIES = frozenset(
-    {
-        torch.empty,
-        torch.empty_strided,
-        torch.zeros,
-        torch.ones,
-        torch.full,
-        torch.rand,
-        torch.randn,
-        torch.randint,
-        torch.randperm,
-        torch.arange,
-        torch.eye,
-        torch.linspace,
-        torch.logspace,
-    }
-)
-
-
-class NoAllocation(TorchFunctionMode):
-    """Build torch modules without allocating their parameters.
-
-    Inside this context, torch factories that take a size (``torch.empty``,
-    ``torch.zeros``, ...) create tensors on the ``meta`` device, which have a
-    shape and a dtype but no memory, whatever the size. Tensors made from
-    data (``torch.tensor``, ``torch.as_tensor``) stay ordinary tensors: their
-    size is that of data already in memory, and modules may check them.
-    """
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func in _SIZED_FACTORIES and kwargs.get("device") is None:
-            kwargs["device"] = "meta"
-        return func(*args, **kwargs)
 
 
 class _Writer:
@@ -324,8 +279,7 @@ class _Writer:
         params = {
             k: v
             for k, v in net.get_params(deep=False).items()
-            if k not in _NET_SKIPPED
-            and not k.startswith(("callbacks__", "module__", "train_split__"))
+            if k not in NET_SKIPPED and not k.startswith(_NET_SKIPPED_PREFIXES)
         }
         prefix = f"n{sum(1 for k in self.weights if k.startswith('n'))}"
         aliases, seen = {}, {}
@@ -372,41 +326,41 @@ class _Reader:
             return value
         tag = value.get("$t")
         if tag == "float":
-            return float(_text(value["v"], "a float"))
+            return float(as_text(value["v"], "a float"))
         if tag in ("tuple", "set", "frozenset"):
-            items = [self.decode(v) for v in _list(value["v"], tag)]
+            items = [self.decode(v) for v in as_list(value["v"], tag)]
             return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
         if tag == "map":
-            return {k: self.decode(v) for k, v in _dict(value["v"], "map").items()}
+            return {k: self.decode(v) for k, v in as_dict(value["v"], "map").items()}
         if tag == "dict":
             return {
                 self.decode(k): self.decode(v)
-                for k, v in (_pair(item) for item in _list(value["v"], "dict"))
+                for k, v in (pair(item) for item in as_list(value["v"], "dict"))
             }
         if tag == "ndarray":
             return self._stored(self.arrays, value["key"], "array").copy()
         if tag == "datetime_array":
-            dtype = _numpy_dtype(value["dtype"], kinds="mM")
+            dtype = numpy_dtype(value["dtype"], kinds="mM")
             return self._stored(self.arrays, value["key"], "array").view(dtype).copy()
         if tag == "object_array":
             return self._object_array(value)
         if tag == "npscalar":
             decoded = self.decode(value["v"])
             items = decoded.ravel().tolist() if isinstance(decoded, np.ndarray) else ()
-            dtype = _numpy_dtype(value["dtype"], items=items)
+            dtype = numpy_dtype(value["dtype"], items=items)
             if isinstance(decoded, np.ndarray):
                 return decoded.astype(dtype)[0]
             return dtype.type(decoded)
         if tag == "npdtype":
-            return _numpy_dtype(value["v"])
+            return numpy_dtype(value["v"])
         if tag == "builtin_type":
-            return _lookup(_BUILTIN_TYPES, value["v"], "builtin type")
+            return lookup(_BUILTIN_TYPES, value["v"], "builtin type")
         if tag == "class":
-            return _lookup(VALUE_CLASSES, value["v"], "class")
+            return lookup(VALUE_CLASSES, value["v"], "class")
         if tag == "slice":
-            return slice(*_list(value["v"], "slice"))
+            return slice(*as_list(value["v"], "slice"))
         if tag == "history":
-            return History(self.decode(_list(value["v"], "history")))
+            return History(self.decode(as_list(value["v"], "history")))
         if tag == "randomstate":
             rng = np.random.RandomState()
             rng.set_state(self.decode(value["v"]))
@@ -416,7 +370,7 @@ class _Reader:
         if tag == "sparse":
             return self._sparse(value)
         if tag == "timestamp":
-            return pd.Timestamp(_text(value["v"], "a timestamp"))
+            return pd.Timestamp(as_text(value["v"], "a timestamp"))
         if tag in ("rangeindex", "index", "series", "dataframe"):
             return self._pandas(value)
         if tag == "estimator":
@@ -432,8 +386,8 @@ class _Reader:
         return table[key]
 
     def _object_array(self, value):
-        items = [self.decode(v) for v in _list(value["v"], "object_array")]
-        dtype = _numpy_dtype(value["dtype"], items=items)
+        items = [self.decode(v) for v in as_list(value["v"], "object_array")]
+        dtype = numpy_dtype(value["dtype"], items=items)
         if dtype.kind == "O":
             return _object_list(items).reshape(value["shape"])
         return np.array(items, dtype=dtype).reshape(value["shape"])
@@ -448,8 +402,8 @@ class _Reader:
             ("csc", True): sp.csc_array,
             ("csc", False): sp.csc_matrix,
         }[layout, bool(value["array"])]
-        parts = tuple(self.decode(v) for v in _list(value["v"], "sparse"))
-        shape = tuple(_list(value["shape"], "sparse shape"))
+        parts = tuple(self.decode(v) for v in as_list(value["v"], "sparse"))
+        shape = tuple(as_list(value["shape"], "sparse shape"))
         # From its stored layout to coo needs memory in proportion to nnz only.
         return make(parts, shape=shape).asformat(fmt)
 
@@ -463,7 +417,7 @@ class _Reader:
         values = self.decode(value)
         if dtype == "object":
             return values
-        dtype = _pandas_dtype(dtype)
+        dtype = pandas_dtype(dtype)
         if isinstance(dtype, np.dtype):
             return values.astype(dtype, copy=False)
         return pd.array(values, dtype=dtype)
@@ -471,7 +425,7 @@ class _Reader:
     def _pandas(self, value):
         tag = value["$t"]
         if tag == "rangeindex":
-            start, stop, step = (int(v) for v in _list(value["v"], "range"))
+            start, stop, step = (int(v) for v in as_list(value["v"], "range"))
             return pd.RangeIndex(start, stop, step, name=self.decode(value["name"]))
         if tag == "index":
             values = self._values(value["v"], value["dtype"])
@@ -493,7 +447,7 @@ class _Reader:
         return frame
 
     def decode_estimator(self, value):
-        cls = _lookup(ESTIMATORS, value["class"], "estimator class")
+        cls = lookup(ESTIMATORS, value["class"], "estimator class")
         try:
             return self._estimator(cls, value)
         except (ModelFileError, Warning):
@@ -512,17 +466,17 @@ class _Reader:
                 if isinstance(v, dict) and v.get("$t") == "net_history"
                 else self.decode(v)
             )
-            for key, v in _dict(value["state"], "estimator state").items()
+            for key, v in as_dict(value["state"], "estimator state").items()
         }
         if cls.__module__.split(".")[0] == "sknlp_rnn":
-            _check_hyperparameters(cls, state)
+            check_hyperparameters(cls, state)
         if value["net"] is None:
             obj.__setstate__(state)
             return obj
         if not hasattr(cls, "_build_module"):
             raise ModelFileError(f"A {cls.__name__} has no net, but the file has one.")
         obj.__dict__.update(state)
-        net = self._decode_net(obj, _dict(value["net"], "net"))
+        net = self._decode_net(obj, as_dict(value["net"], "net"))
         obj.net_ = net
         if "history_" in state and state["history_"] is None:
             obj.history_ = net.history
@@ -534,34 +488,34 @@ class _Reader:
         if self.device is not None:
             return self.device
         try:
-            device = torch.device(_text(saved, "a device"))
+            device = torch.device(as_text(saved, "a device"))
         except RuntimeError as exc:
             raise ModelFileError(
                 f"The file names an invalid device {saved!r}."
             ) from exc
-        if device.type not in _DEVICE_TYPES:
+        if device.type not in DEVICE_TYPES:
             raise ModelFileError(
                 f"The file names the device {saved!r}; sknlp_rnn saves nets on "
-                f"{', '.join(_DEVICE_TYPES)} only."
+                f"{', '.join(DEVICE_TYPES)} only."
             )
-        if not _device_available(device):
+        if not device_available(device):
             self.fallbacks.append(saved)
             return "cpu"
         return str(device)
 
     def _decode_net(self, est, spec):
-        net_class = _lookup(NETS, spec["class"], "net class")
-        params = _dict(self.decode(spec["params"]), "net parameters")
-        _check_net_params(net_class, params)
+        net_class = lookup(NETS, spec["class"], "net class")
+        params = as_dict(self.decode(spec["params"]), "net parameters")
+        check_net_params(net_class, params)
         params["device"] = self._target_device(spec["device"])
-        stored = self._net_weights(_text(spec["prefix"], "a prefix"), spec)
+        stored = self._net_weights(as_text(spec["prefix"], "a prefix"), spec)
         owner = type(est).__name__
         try:
             with NoAllocation():
                 probe = net_class(
                     module=None, callbacks=None, train_split=None, **params
                 )
-                shapes = _shapes(est._build_module(), probe)
+                shapes = weight_shapes(est._build_module(), probe)
         except (ModelFileError, Warning):
             raise
         except Exception as exc:
@@ -570,7 +524,7 @@ class _Reader:
                 f"describe a torch module that cannot be built "
                 f"({type(exc).__name__}: {exc})."
             ) from exc
-        _check_weights(owner, shapes, stored)
+        check_weights(owner, shapes, stored)
         with torch.random.fork_rng(devices=[]):
             module_ = est._build_module()
         net = net_class(module=module_, callbacks=None, train_split=None, **params)
@@ -586,7 +540,7 @@ class _Reader:
     def _net_weights(self, prefix, spec):
         """``{"module": {key: tensor}, "criterion": {...}}`` of one saved net."""
         weights = dict(self.weights)
-        for name, source in _dict(spec.get("aliases", {}), "aliases").items():
+        for name, source in as_dict(spec.get("aliases", {}), "aliases").items():
             weights[name] = self._stored(self.weights, source, "tensor")
         stored = {"module": {}, "criterion": {}}
         for part, table in stored.items():
@@ -595,133 +549,6 @@ class _Reader:
                 if key.startswith(head):
                     table[key[len(head) :]] = tensor
         return stored
-
-
-def _shapes(module, net):
-    """``{part: {key: (shape, dtype)}}`` of a net's module and criterion."""
-    criterion = net.initialized_instance(net.criterion, net.get_params_for("criterion"))
-    return {
-        part: {k: (tuple(v.shape), v.dtype) for k, v in target.state_dict().items()}
-        for part, target in (("module", module), ("criterion", criterion))
-    }
-
-
-def _check_weights(owner, shapes, stored):
-    """Refuse weights that differ from what the hyperparameters describe."""
-    for part, expected in shapes.items():
-        found = stored[part]
-        missing = sorted(expected.keys() - found.keys())
-        extra = sorted(found.keys() - expected.keys())
-        if missing or extra:
-            raise ModelFileError(
-                f"The weights of the {owner} {part} in this file do not match its "
-                f"hyperparameters: missing {missing[:5]}, unexpected {extra[:5]}."
-            )
-        for key, (shape, dtype) in sorted(expected.items()):
-            tensor = found[key]
-            if tuple(tensor.shape) != shape or tensor.dtype != dtype:
-                raise ModelFileError(
-                    f"The weights of the {owner} {part} in this file do not match "
-                    f"its hyperparameters: {key!r} is {tensor.dtype} of shape "
-                    f"{tuple(tensor.shape)} in the file, but the hyperparameters "
-                    f"and fitted sizes describe {dtype} of shape {shape}."
-                )
-
-
-def _check_hyperparameters(cls, state):
-    """Validate the saved hyperparameters of one of our estimators."""
-    try:
-        validate_parameter_constraints(
-            cls._parameter_constraints,
-            {k: v for k, v in state.items() if k in cls._parameter_constraints},
-            caller_name=cls.__name__,
-        )
-    except InvalidParameterError as exc:
-        raise ModelFileError(f"Invalid hyperparameter in the file: {exc}") from exc
-
-
-def _check_net_params(net_class, params):
-    """Refuse net parameters that a saved net cannot have."""
-    names = set()
-    for klass in net_class.__mro__:
-        if "__init__" in vars(klass) and issubclass(klass, NeuralNet):
-            names |= set(inspect.signature(klass.__init__).parameters)
-    names -= {"self", "args", "kwargs", *_NET_SKIPPED}
-    for key, value in params.items():
-        if key not in names and not key.startswith(_NET_PREFIXES):
-            raise ModelFileError(f"Unexpected net parameter {key!r} in the file.")
-        if key in NET_CLASS_PARAMS and value not in NET_CLASS_PARAMS[key]:
-            raise ModelFileError(
-                f"The net parameter {key!r} holds {value!r}, which is not one of "
-                "the classes sknlp_rnn uses there."
-            )
-
-
-def _device_available(device):
-    if device.type == "cuda":
-        index = device.index or 0
-        return torch.cuda.is_available() and index < torch.cuda.device_count()
-    if device.type == "mps":
-        return torch.backends.mps.is_available()
-    return True
-
-
-def _lookup(table, name, what):
-    if not isinstance(name, str) or name not in table:
-        raise ModelFileError(
-            f"Refusing to load {what} {name!r}: the safe format only rebuilds the "
-            "classes it writes, and this is not one of them."
-        )
-    return table[name]
-
-
-def _numpy_dtype(text, *, kinds="biufcmMOSU", items=()):
-    """The numpy dtype named by ``text``, if the safe format can have written it."""
-    try:
-        dtype = np.dtype(_text(text, "a dtype"))
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"Invalid dtype {text!r} in the file.") from exc
-    if dtype.kind not in kinds or dtype.subdtype is not None or dtype.names:
-        raise ModelFileError(f"Unexpected dtype {text!r} in the file.")
-    if dtype.kind in "SU" and (
-        dtype.itemsize > _MAX_ITEMSIZE
-        or dtype.itemsize * len(items) > _MAX_STRING_ARRAY_BYTES
-    ):
-        raise ModelFileError(f"The string dtype {text!r} in the file is too large.")
-    return dtype
-
-
-def _pandas_dtype(text):
-    if not isinstance(text, str) or not _PANDAS_DTYPE_NAME.fullmatch(text):
-        raise ModelFileError(f"Invalid pandas dtype {text!r} in the file.")
-    dtype = pd.api.types.pandas_dtype(text)
-    if isinstance(dtype, np.dtype):
-        return _numpy_dtype(text, kinds="biufcmMO")
-    return dtype
-
-
-def _text(value, what):
-    if not isinstance(value, str):
-        raise ModelFileError(f"Expected {what} (a string) in the file, got {value!r}.")
-    return value
-
-
-def _list(value, what):
-    if not isinstance(value, list):
-        raise ModelFileError(f"Expected a list for {what!r} in the file.")
-    return value
-
-
-def _dict(value, what):
-    if not isinstance(value, dict):
-        raise ModelFileError(f"Expected a mapping for {what!r} in the file.")
-    return value
-
-
-def _pair(item):
-    if not (isinstance(item, list) and len(item) == 2):
-        raise ModelFileError("Expected [key, value] pairs in a saved dict.")
-    return item
 
 
 def _object_list(items):
