@@ -71,6 +71,15 @@ class NoAllocation(TorchFunctionMode):
     shape and a dtype but no memory, whatever the size. Tensors made from
     data (``torch.tensor``, ``torch.as_tensor``) stay ordinary tensors: their
     size is that of data already in memory, and modules may check them.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknlp_rnn._file_checks import NoAllocation
+    >>> with NoAllocation():
+    ...     layer = torch.nn.Embedding(10**11, 4)
+    >>> layer.weight.device.type, tuple(layer.weight.shape)
+    ('meta', (100000000000, 4))
     """
 
     def __torch_function__(self, func, types, args=(), kwargs=None):

@@ -17,6 +17,7 @@ scikit-learn, pandas, scipy, numpy, ``_class_registry``, ``_file_checks`` and
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -511,7 +512,12 @@ class _Reader:
         stored = self._net_weights(as_text(spec["prefix"], "a prefix"), spec)
         owner = type(est).__name__
         try:
-            with NoAllocation():
+            with NoAllocation(), warnings.catch_warnings():
+                # Copying pretrained weights into a meta module (ULMFiT) is a
+                # no-op that torch warns about; only the shapes matter here.
+                warnings.filterwarnings(
+                    "ignore", message=".*non-meta parameter", category=UserWarning
+                )
                 probe = net_class(
                     module=None, callbacks=None, train_split=None, **params
                 )
