@@ -5,6 +5,7 @@ collaborative filtering, trained with PyTorch through skorch.
 """
 
 from ._persistence import load, save
+from ._version import __version__
 from .tabular import (
     CategoricalEncoder,
     CollabFilterRegressor,
@@ -12,8 +13,6 @@ from .tabular import (
     EntityEmbeddingRegressor,
 )
 from .text import RNNTextClassifier, SequenceLMRegressor, Tokenizer, Vocab
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "CategoricalEncoder",

@@ -8,35 +8,56 @@ A saved model is one zip file holding three members and no pickled code:
 - ``weights.safetensors``: the torch weights of every fitted net (safetensors);
 - ``arrays.safetensors``: the numeric numpy arrays of the state (safetensors).
 
-Loading only rebuilds classes from an allowlist (our estimators and nets, a few
-scikit-learn transformers, torch optimizers and losses, numpy scalar types);
-everything else is plain data. Models rebuild their torch module with their
-``_build_module()`` method, load the weights into it and wrap it in a ready
-skorch net. Depends on torch, skorch, safetensors, scikit-learn, pandas, numpy.
+Loading only rebuilds classes from the registry in ``_class_registry`` (our
+estimators and nets, a few scikit-learn transformers, torch optimizers and
+losses, numpy scalar types) and imports nothing a file names; everything else is
+plain data. Members are size-checked before they are read, the metadata's
+nesting depth is bounded, and each net's weights are checked against the shapes
+its hyperparameters imply before its torch module is built. Every problem with
+the file raises :class:`~sknlp_rnn.exceptions.ModelFileError`. Depends on
+torch, safetensors, scikit-learn, ``_base`` (device resolution),
+``_state_codec``, ``_version`` and ``exceptions``; ``_base`` never imports this
+module.
 """
 
 from __future__ import annotations
 
-import importlib
-import io
 import json
 import os
 import warnings
 import zipfile
+import zlib
 
+import sklearn
 import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load as load_arrays
+from safetensors.numpy import save as save_arrays
+from safetensors.torch import load as load_weights
+from safetensors.torch import save as save_weights
 
-from ._state_codec import (
-    _Reader,
-    _version,
-    _Writer,
-)
-from .exceptions import DeviceFallbackWarning, VersionMismatchWarning
+from ._base import resolve_device
+from ._state_codec import _Reader, _Writer
+from ._version import __version__
+from .exceptions import DeviceFallbackWarning, ModelFileError, VersionMismatchWarning
 
 __all__ = ["load", "save"]
 
 FORMAT_VERSION = 1
 _META, _WEIGHTS, _ARRAYS = "metadata.json", "weights.safetensors", "arrays.safetensors"
+# Largest metadata.json read (bytes) and deepest nesting of its JSON.
+_MAX_METADATA_BYTES = 2**29
+_MAX_DEPTH = 100
+# Errors that reading a damaged zip member can raise.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+)
 
 
 def save(estimator, path):
@@ -79,16 +100,13 @@ def save(estimator, path):
     >>> bool(np.array_equal(clone.predict_proba(X), clf.predict_proba(X)))
     True
     """
-    from safetensors.numpy import save as save_arrays
-    from safetensors.torch import save as save_weights
-
     writer = _Writer()
     root = writer.encode(estimator, "the estimator")
     meta = {
         "format": "sknlp_rnn",
         "format_version": FORMAT_VERSION,
-        "sknlp_rnn_version": _version(),
-        "sklearn_version": _lib_version("sklearn"),
+        "sknlp_rnn_version": __version__,
+        "sklearn_version": sklearn.__version__,
         "torch_version": torch.__version__,
         "object": root,
     }
@@ -103,10 +121,13 @@ def save(estimator, path):
 def load(path, *, device=None):
     """Load an estimator written by :func:`save`.
 
-    Only data is read: classes come from an allowlist (sknlp_rnn estimators and
-    their skorch nets, a few scikit-learn transformers, torch optimizers and
-    losses), weights from safetensors. A model saved on a GPU loads on the CPU
-    of a machine without one, with a
+    Only data is read: classes come from a registry of the exact classes the
+    format writes (sknlp_rnn estimators and their skorch nets, a few
+    scikit-learn transformers, torch optimizers and losses, numpy scalar
+    types), and nothing is imported because the file names it; weights come from
+    safetensors and are checked against the shapes the hyperparameters imply
+    before any torch module is built. A model saved on a GPU loads on the CPU of
+    a machine without one, with a
     :class:`~sknlp_rnn.exceptions.DeviceFallbackWarning`.
 
     Parameters
@@ -122,6 +143,13 @@ def load(path, *, device=None):
     estimator : estimator or Pipeline
         The saved object, ready to predict.
 
+    Raises
+    ------
+    ModelFileError
+        When the file is not one written by :func:`save`, is damaged, names a
+        class outside the registry, holds invalid hyperparameters or weights
+        that do not match them. The message says which.
+
     Warns
     -----
     VersionMismatchWarning
@@ -132,42 +160,42 @@ def load(path, *, device=None):
     See Also
     --------
     save : Write the file.
-    """
-    from safetensors.numpy import load as load_arrays
-    from safetensors.torch import load as load_weights
 
-    source = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
-    if hasattr(source, "seek"):
-        source.seek(0)
-    try:
-        with zipfile.ZipFile(source) as zf:
-            meta = json.loads(zf.read(_META))
-            weights = load_weights(zf.read(_WEIGHTS))
-            arrays = load_arrays(zf.read(_ARRAYS))
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(
-            f"{path!r} is not a file written by sknlp_rnn.save ({exc})."
-        ) from exc
-    if meta.get("format") != "sknlp_rnn":
-        raise ValueError(f"{path!r} is not a file written by sknlp_rnn.save.")
-    if meta["format_version"] > FORMAT_VERSION:
-        raise ValueError(
-            f"{path!r} uses format version {meta['format_version']}; this "
-            f"sknlp_rnn ({_version()}) reads up to {FORMAT_VERSION}. Upgrade sknlp_rnn."
-        )
-    if meta["sknlp_rnn_version"] != _version():
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from sknlp_rnn import Vocab, load, save
+    >>> vocab = Vocab().fit([["a", "b"], ["b", "c"]])
+    >>> buffer = io.BytesIO()
+    >>> _ = save(vocab, buffer)
+    >>> load(buffer).transform([["b", "c"]]).tolist() == vocab.transform(
+    ...     [["b", "c"]]
+    ... ).tolist()
+    True
+    """
+    if device is not None:
+        device = resolve_device(device)
+    name = _describe(path)
+    meta, weights, arrays = _read_members(path, name)
+    _check_header(meta, name)
+    if meta["sknlp_rnn_version"] != __version__:
         warnings.warn(
             f"This file was saved by sknlp_rnn {meta['sknlp_rnn_version']} and is "
-            f"loaded by sknlp_rnn {_version()}; check its predictions.",
+            f"loaded by sknlp_rnn {__version__}; check its predictions.",
             VersionMismatchWarning,
             stacklevel=2,
         )
-    if device is not None:
-        from ._base import resolve_device
-
-        device = resolve_device(device)
     reader = _Reader(weights, arrays, device)
-    obj = reader.decode(meta["object"])
+    try:
+        obj = reader.decode(meta["object"])
+    except (ModelFileError, Warning):
+        raise
+    except Exception as exc:
+        raise ModelFileError(
+            f"{name} could not be loaded: its content is damaged "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
     for saved in sorted(set(reader.fallbacks)):
         warnings.warn(
             f"This model was trained on {saved!r}, which is not available here; "
@@ -178,15 +206,81 @@ def load(path, *, device=None):
     return obj
 
 
-def _lib_version(name):
+def _describe(path):
+    """How messages name the file."""
+    if isinstance(path, (str, os.PathLike)):
+        return repr(os.fspath(path))
+    return "The file object"
+
+
+def _read_members(path, name):
+    """``(metadata, weights, arrays)`` read from the zip, or ModelFileError."""
+    source = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    if hasattr(source, "seek"):
+        source.seek(0)
+    not_ours = f"{name} is not a file written by sknlp_rnn.save"
     try:
-        return importlib.import_module(name).__version__
-    except (ImportError, AttributeError):
-        return None
+        zf = zipfile.ZipFile(source)
+    except _ZIP_ERRORS as exc:
+        raise ModelFileError(f"{not_ours}: not a zip file.") from exc
+    with zf:
+        members = set(zf.namelist())
+        missing = [m for m in (_META, _WEIGHTS, _ARRAYS) if m not in members]
+        if missing:
+            raise ModelFileError(f"{not_ours}: it has no {', '.join(missing)}.")
+        if zf.getinfo(_META).file_size > _MAX_METADATA_BYTES:
+            raise ModelFileError(
+                f"{name} is refused: its {_META} is "
+                f"{zf.getinfo(_META).file_size} bytes, more than the "
+                f"{_MAX_METADATA_BYTES} this version reads."
+            )
+        try:
+            raw = {m: zf.read(m) for m in (_META, _WEIGHTS, _ARRAYS)}
+        except _ZIP_ERRORS as exc:
+            raise ModelFileError(f"{name} is a damaged zip file ({exc}).") from exc
+    try:
+        meta = json.loads(raw[_META])
+    except RecursionError as exc:
+        raise ModelFileError(f"{name}: {_META} is nested too deeply.") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, huge ints
+        raise ModelFileError(f"{name}: {_META} is not valid JSON ({exc}).") from exc
+    _check_depth(meta, name)
+    tables = []
+    for member, read in ((_WEIGHTS, load_weights), (_ARRAYS, load_arrays)):
+        try:
+            tables.append(read(raw[member]))
+        except (SafetensorError, ValueError, TypeError, OverflowError) as exc:
+            raise ModelFileError(f"{name}: {member} is damaged ({exc}).") from exc
+    return meta, *tables
 
 
-def _save_bytes(estimator):
-    """The bytes :func:`save` would write (for tests and size checks)."""
-    buffer = io.BytesIO()
-    save(estimator, buffer)
-    return buffer.getvalue()
+def _check_depth(meta, name):
+    """Refuse metadata nested deeper than any file ``save`` writes."""
+    level = [meta]
+    for _ in range(_MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return
+    raise ModelFileError(
+        f"{name}: {_META} is nested more than {_MAX_DEPTH} levels deep."
+    )
+
+
+def _check_header(meta, name):
+    if not isinstance(meta, dict) or meta.get("format") != "sknlp_rnn":
+        raise ModelFileError(f"{name} is not a file written by sknlp_rnn.save.")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{name} has an invalid format version {version!r}.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{name} uses format version {version}; this sknlp_rnn "
+            f"({__version__}) reads up to {FORMAT_VERSION}. Upgrade sknlp_rnn."
+        )
+    if not isinstance(meta.get("sknlp_rnn_version"), str) or "object" not in meta:
+        raise ModelFileError(f"{name} lacks its version or its saved object.")

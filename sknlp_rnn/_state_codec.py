@@ -2,14 +2,22 @@
 
 ``_Writer`` turns hyperparameters and fitted attributes into tagged JSON plus
 numpy arrays and torch weights (stored as safetensors by ``_persistence``);
-``_Reader`` rebuilds them, instantiating only allowlisted classes. Depends on
-torch, skorch, scikit-learn, pandas, scipy and numpy.
+``_Reader`` rebuilds them. Classes are written and read only through the tables
+of ``_class_registry``: a file that names anything else is refused, and nothing
+is imported because a file names it. Before a net's torch module is built for
+real, ``_Reader`` builds it without memory (see ``_file_checks.NoAllocation``) and
+checks that the weights in the file have the shapes and dtypes that the
+hyperparameters imply, so a file cannot make loading allocate more than the
+weights it holds (the checks live in ``_file_checks``). Anything malformed
+raises :class:`~sknlp_rnn.exceptions.ModelFileError`. Depends on torch, skorch,
+scikit-learn, pandas, scipy, numpy, ``_class_registry``, ``_file_checks`` and
+``exceptions``.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -19,35 +27,28 @@ from sklearn.base import BaseEstimator
 from skorch import NeuralNet
 from skorch.history import History
 
-# scikit-learn classes that may be rebuilt, by public import path.
-_SKLEARN_CLASSES = {
-    "sklearn.pipeline.Pipeline",
-    "sklearn.frozen.FrozenEstimator",
-    "sklearn.preprocessing.OrdinalEncoder",
-    "sklearn.preprocessing.OneHotEncoder",
-    "sklearn.preprocessing.StandardScaler",
-    "sklearn.preprocessing.MinMaxScaler",
-    "sklearn.impute.SimpleImputer",
-    "sklearn.impute.MissingIndicator",
-}
-# Packages whose classes may be referenced by import path, and the base class a
-# class reference must derive from (so loading cannot instantiate anything else).
-_CLASS_REF_BASES = {
-    "torch": (
-        torch.nn.Module,
-        torch.optim.Optimizer,
-        torch.utils.data.DataLoader,
-        torch.utils.data.Dataset,
-    ),
-    "skorch": (torch.utils.data.Dataset, torch.utils.data.DataLoader),
-    "sknlp_rnn": (
-        torch.nn.Module,
-        torch.utils.data.Dataset,
-        torch.utils.data.DataLoader,
-    ),
-}
+from ._class_registry import ESTIMATORS, NETS, VALUE_CLASSES, class_path
+from ._file_checks import (
+    DEVICE_TYPES,
+    NET_SKIPPED,
+    NoAllocation,
+    as_dict,
+    as_list,
+    as_text,
+    check_hyperparameters,
+    check_net_params,
+    check_weights,
+    device_available,
+    lookup,
+    numpy_dtype,
+    pair,
+    pandas_dtype,
+    weight_shapes,
+)
+from .exceptions import ModelFileError
+
 # Net parameters that only matter for training: not stored, rebuilt empty.
-_NET_SKIPPED = {"module", "callbacks", "train_split", "_params_to_validate"}
+_NET_SKIPPED_PREFIXES = ("callbacks__", "module__", "train_split__")
 _BUILTIN_TYPES = {
     "int": int,
     "float": float,
@@ -55,56 +56,8 @@ _BUILTIN_TYPES = {
     "bool": bool,
     "object": object,
 }
-
-
-def _version():
-    from . import __version__
-
-    return __version__
-
-
-def _import(module, qualname):
-    obj = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _class_path(cls):
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _estimator_path(cls):
-    """Import path of an estimator class that may be saved, or ``None``."""
-    if cls.__module__.split(".")[0] == "sknlp_rnn":
-        return _class_path(cls)
-    for public in _SKLEARN_CLASSES:
-        module, _, name = public.rpartition(".")
-        try:
-            if _import(module, name) is cls:
-                return f"{module}:{name}"
-        except (ImportError, AttributeError):
-            continue
-    return None
-
-
-def _resolve_estimator(path):
-    module, _, qualname = path.partition(":")
-    top = module.split(".")[0]
-    allowed = top == "sknlp_rnn" or f"{module}.{qualname}" in _SKLEARN_CLASSES
-    if not allowed:
-        raise ValueError(f"Refusing to load estimator class {path!r}: not allowed.")
-    cls = _import(module, qualname)
-    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
-        raise ValueError(f"Refusing to load {path!r}: not an estimator class.")
-    return cls
-
-
-def _class_ref_allowed(cls):
-    if isinstance(cls, type) and issubclass(cls, np.generic):
-        return True
-    bases = _CLASS_REF_BASES.get(cls.__module__.split(".")[0], ())
-    return isinstance(cls, type) and issubclass(cls, bases)
+# Sparse formats that may be saved, and the arrays stored for each.
+_SPARSE_LAYOUTS = {"csr": "csr", "csc": "csc", "coo": "csr"}
 
 
 class _Writer:
@@ -173,17 +126,7 @@ class _Writer:
         if isinstance(value, (pd.DataFrame, pd.Series, pd.Index, pd.Timestamp)):
             return self._encode_pandas(value, where)
         if sp.issparse(value):
-            csr = value.tocsr()
-            return {
-                "$t": "sparse",
-                "format": value.format,
-                "array": isinstance(value, sp.sparray),
-                "shape": list(value.shape),
-                "v": [
-                    self._encode_array(a, where)
-                    for a in (csr.data, csr.indices, csr.indptr)
-                ],
-            }
+            return self._encode_sparse(value, where)
         if isinstance(value, BaseEstimator):
             return self.encode_estimator(value, where)
         raise TypeError(
@@ -214,14 +157,36 @@ class _Writer:
     def _encode_class(self, cls, where):
         if cls in _BUILTIN_TYPES.values():
             return {"$t": "builtin_type", "v": cls.__name__}
-        if not _class_ref_allowed(cls):
+        name = class_path(cls)
+        if VALUE_CLASSES.get(name) is not cls:
             raise TypeError(
                 f"Cannot save {where}: the class {cls.__module__}.{cls.__qualname__} "
                 "is not on the allowlist of the safe format (numpy scalar types, "
-                "torch optimizers, losses and modules). Use a string option such "
-                "as optimizer='adam', or persist with joblib."
+                "torch optimizers and the losses and data loaders sknlp_rnn uses). "
+                "Use a string option such as optimizer='adam', or persist with "
+                "joblib."
             )
-        return {"$t": "class", "v": _class_path(cls)}
+        return {"$t": "class", "v": name}
+
+    def _encode_sparse(self, value, where):
+        if value.format not in _SPARSE_LAYOUTS:
+            raise TypeError(
+                f"Cannot save {where}: sparse {value.format!r} matrices are not "
+                "supported; convert to 'csr', 'csc' or 'coo' first."
+            )
+        layout = _SPARSE_LAYOUTS[value.format]
+        stored = value.asformat(layout)
+        return {
+            "$t": "sparse",
+            "format": value.format,
+            "layout": layout,
+            "array": isinstance(value, sp.sparray),
+            "shape": list(value.shape),
+            "v": [
+                self._encode_array(a, where)
+                for a in (stored.data, stored.indices, stored.indptr)
+            ],
+        }
 
     def _encode_pandas(self, value, where):
         if isinstance(value, pd.Timestamp):
@@ -272,13 +237,13 @@ class _Writer:
         return self._encode_array(value.to_numpy(dtype=object), where)
 
     def encode_estimator(self, est, where):
-        path = _estimator_path(type(est))
-        if path is None:
+        path = class_path(type(est))
+        if ESTIMATORS.get(path) is not type(est):
+            names = sorted(cls.__name__ for cls in ESTIMATORS.values())
             raise TypeError(
                 f"Cannot save {where}: {type(est).__qualname__} is not one of the "
-                "estimators the safe format can rebuild (sknlp_rnn estimators, "
-                f"{', '.join(sorted(_SKLEARN_CLASSES))}). Use joblib for objects you "
-                "trust."
+                f"estimators the safe format can rebuild ({', '.join(names)}). Use "
+                "joblib for objects you trust."
             )
         state = dict(est.__getstate__())  # may be the live __dict__
         if state.get("callbacks"):
@@ -307,16 +272,15 @@ class _Writer:
     def _encode_net(self, net, where):
         if not (isinstance(net, NeuralNet) and getattr(net, "initialized_", False)):
             raise TypeError(f"Cannot save {where}: not an initialised skorch net.")
-        if type(net).__module__.split(".")[0] not in ("sknlp_rnn", "skorch"):
+        if NETS.get(class_path(type(net))) is not type(net):
             raise TypeError(
-                f"Cannot save {where}: net class {type(net).__qualname__} is not "
-                "defined in sknlp_rnn or skorch."
+                f"Cannot save {where}: net class {type(net).__qualname__} is not one "
+                "of the skorch nets sknlp_rnn trains with."
             )
         params = {
             k: v
             for k, v in net.get_params(deep=False).items()
-            if k not in _NET_SKIPPED
-            and not k.startswith(("callbacks__", "module__", "train_split__"))
+            if k not in NET_SKIPPED and not k.startswith(_NET_SKIPPED_PREFIXES)
         }
         prefix = f"n{sum(1 for k in self.weights if k.startswith('n'))}"
         aliases, seen = {}, {}
@@ -331,7 +295,7 @@ class _Writer:
                 seen[ident] = name
                 self.weights[name] = tensor.detach().cpu().contiguous()
         return {
-            "class": _class_path(type(net)),
+            "class": class_path(type(net)),
             "prefix": prefix,
             "aliases": aliases,
             "device": str(net.device),
@@ -345,7 +309,12 @@ class _NetHistory:
 
 
 class _Reader:
-    """Rebuilds objects written by :class:`_Writer`."""
+    """Rebuilds objects written by :class:`_Writer`.
+
+    Raises :class:`~sknlp_rnn.exceptions.ModelFileError` for anything that
+    :class:`_Writer` cannot have written; other errors met while rebuilding an
+    estimator are reported as a ``ModelFileError`` naming that estimator.
+    """
 
     def __init__(self, weights, arrays, device):
         self.weights, self.arrays, self.device = weights, arrays, device
@@ -356,83 +325,100 @@ class _Reader:
             return [self.decode(v) for v in value]
         if not isinstance(value, dict):
             return value
-        tag = value["$t"]
+        tag = value.get("$t")
         if tag == "float":
-            return float(value["v"])
+            return float(as_text(value["v"], "a float"))
         if tag in ("tuple", "set", "frozenset"):
-            items = [self.decode(v) for v in value["v"]]
+            items = [self.decode(v) for v in as_list(value["v"], tag)]
             return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
         if tag == "map":
-            return {k: self.decode(v) for k, v in value["v"].items()}
+            return {k: self.decode(v) for k, v in as_dict(value["v"], "map").items()}
         if tag == "dict":
-            return {self.decode(k): self.decode(v) for k, v in value["v"]}
+            return {
+                self.decode(k): self.decode(v)
+                for k, v in (pair(item) for item in as_list(value["v"], "dict"))
+            }
         if tag == "ndarray":
-            return self.arrays[value["key"]].copy()
+            return self._stored(self.arrays, value["key"], "array").copy()
         if tag == "datetime_array":
-            return self.arrays[value["key"]].view(np.dtype(value["dtype"])).copy()
+            dtype = numpy_dtype(value["dtype"], kinds="mM")
+            return self._stored(self.arrays, value["key"], "array").view(dtype).copy()
         if tag == "object_array":
             return self._object_array(value)
         if tag == "npscalar":
-            dtype = np.dtype(value["dtype"])
             decoded = self.decode(value["v"])
+            items = decoded.ravel().tolist() if isinstance(decoded, np.ndarray) else ()
+            dtype = numpy_dtype(value["dtype"], items=items)
             if isinstance(decoded, np.ndarray):
                 return decoded.astype(dtype)[0]
             return dtype.type(decoded)
         if tag == "npdtype":
-            return np.dtype(value["v"])
+            return numpy_dtype(value["v"])
         if tag == "builtin_type":
-            return _BUILTIN_TYPES[value["v"]]
+            return lookup(_BUILTIN_TYPES, value["v"], "builtin type")
         if tag == "class":
-            return self._class(value["v"])
+            return lookup(VALUE_CLASSES, value["v"], "class")
         if tag == "slice":
-            return slice(*value["v"])
+            return slice(*as_list(value["v"], "slice"))
         if tag == "history":
-            return History(self.decode(value["v"]))
+            return History(self.decode(as_list(value["v"], "history")))
         if tag == "randomstate":
             rng = np.random.RandomState()
             rng.set_state(self.decode(value["v"]))
             return rng
         if tag == "tensor":
-            return self.weights[value["key"]].clone()
+            return self._stored(self.weights, value["key"], "tensor").clone()
         if tag == "sparse":
-            make = sp.csr_array if value["array"] else sp.csr_matrix
-            parts = tuple(self.decode(v) for v in value["v"])
-            return make(parts, shape=tuple(value["shape"])).asformat(value["format"])
+            return self._sparse(value)
         if tag == "timestamp":
-            return pd.Timestamp(value["v"])
+            return pd.Timestamp(as_text(value["v"], "a timestamp"))
         if tag in ("rangeindex", "index", "series", "dataframe"):
             return self._pandas(value)
         if tag == "estimator":
             return self.decode_estimator(value)
-        raise ValueError(f"Unknown entry {tag!r} in the saved file.")
+        raise ModelFileError(f"Unknown entry {tag!r} in the saved file.")
+
+    @staticmethod
+    def _stored(table, key, what):
+        if not isinstance(key, str) or key not in table:
+            raise ModelFileError(
+                f"The metadata refers to the {what} {key!r}, which the file lacks."
+            )
+        return table[key]
 
     def _object_array(self, value):
-        items = [self.decode(v) for v in value["v"]]
-        dtype = np.dtype(value["dtype"])
+        items = [self.decode(v) for v in as_list(value["v"], "object_array")]
+        dtype = numpy_dtype(value["dtype"], items=items)
         if dtype.kind == "O":
             return _object_list(items).reshape(value["shape"])
         return np.array(items, dtype=dtype).reshape(value["shape"])
 
-    def _class(self, path):
-        module, _, qualname = path.partition(":")
-        if module.split(".")[0] not in ("numpy", *_CLASS_REF_BASES):
-            raise ValueError(f"Refusing to load class {path!r}: not allowed.")
-        cls = _import(module, qualname)
-        if not _class_ref_allowed(cls):
-            raise ValueError(f"Refusing to load class {path!r}: not allowed.")
-        return cls
+    def _sparse(self, value):
+        fmt, layout = value["format"], value.get("layout", "csr")
+        if _SPARSE_LAYOUTS.get(fmt) != layout:
+            raise ModelFileError(f"Sparse format {fmt!r} stored as {layout!r}.")
+        make = {
+            ("csr", True): sp.csr_array,
+            ("csr", False): sp.csr_matrix,
+            ("csc", True): sp.csc_array,
+            ("csc", False): sp.csc_matrix,
+        }[layout, bool(value["array"])]
+        parts = tuple(self.decode(v) for v in as_list(value["v"], "sparse"))
+        shape = tuple(as_list(value["shape"], "sparse shape"))
+        # From its stored layout to coo needs memory in proportion to nnz only.
+        return make(parts, shape=shape).asformat(fmt)
 
     def _values(self, value, dtype):
         if isinstance(value, dict) and value.get("$t") == "categorical":
             categories = self._pandas(value["categories"])
             codes = self.decode(value["codes"])
             return pd.Categorical.from_codes(
-                codes, categories=categories, ordered=value["ordered"]
+                codes, categories=categories, ordered=bool(value["ordered"])
             )
         values = self.decode(value)
         if dtype == "object":
             return values
-        dtype = pd.api.types.pandas_dtype(dtype)
+        dtype = pandas_dtype(dtype)
         if isinstance(dtype, np.dtype):
             return values.astype(dtype, copy=False)
         return pd.array(values, dtype=dtype)
@@ -440,7 +426,8 @@ class _Reader:
     def _pandas(self, value):
         tag = value["$t"]
         if tag == "rangeindex":
-            return pd.RangeIndex(*value["v"], name=self.decode(value["name"]))
+            start, stop, step = (int(v) for v in as_list(value["v"], "range"))
+            return pd.RangeIndex(start, stop, step, name=self.decode(value["name"]))
         if tag == "index":
             values = self._values(value["v"], value["dtype"])
             return pd.Index(values, dtype=values.dtype, name=self.decode(value["name"]))
@@ -451,6 +438,8 @@ class _Reader:
                 name=self.decode(value["name"]),
                 copy=False,
             )
+        if tag != "dataframe":
+            raise ModelFileError(f"Expected a pandas entry, found {tag!r}.")
         columns = self._pandas(value["columns"])
         frame = pd.concat([self._pandas(col) for col in value["v"]], axis=1)
         if not len(value["v"]):
@@ -459,7 +448,18 @@ class _Reader:
         return frame
 
     def decode_estimator(self, value):
-        cls = _resolve_estimator(value["class"])
+        cls = lookup(ESTIMATORS, value["class"], "estimator class")
+        try:
+            return self._estimator(cls, value)
+        except (ModelFileError, Warning):
+            raise
+        except Exception as exc:
+            raise ModelFileError(
+                f"The {cls.__name__} in this file could not be rebuilt: its "
+                f"saved state is damaged ({type(exc).__name__}: {exc})."
+            ) from exc
+
+    def _estimator(self, cls, value):
         obj = cls.__new__(cls)
         state = {
             key: (
@@ -467,13 +467,17 @@ class _Reader:
                 if isinstance(v, dict) and v.get("$t") == "net_history"
                 else self.decode(v)
             )
-            for key, v in value["state"].items()
+            for key, v in as_dict(value["state"], "estimator state").items()
         }
+        if cls.__module__.split(".")[0] == "sknlp_rnn":
+            check_hyperparameters(cls, state)
         if value["net"] is None:
             obj.__setstate__(state)
             return obj
+        if not hasattr(cls, "_build_module"):
+            raise ModelFileError(f"A {cls.__name__} has no net, but the file has one.")
         obj.__dict__.update(state)
-        net = self._decode_net(obj, value["net"])
+        net = self._decode_net(obj, as_dict(value["net"], "net"))
         obj.net_ = net
         if "history_" in state and state["history_"] is None:
             obj.history_ = net.history
@@ -484,36 +488,73 @@ class _Reader:
     def _target_device(self, saved):
         if self.device is not None:
             return self.device
-        if torch.device(saved).type == "cuda" and not torch.cuda.is_available():
+        try:
+            device = torch.device(as_text(saved, "a device"))
+        except RuntimeError as exc:
+            raise ModelFileError(
+                f"The file names an invalid device {saved!r}."
+            ) from exc
+        if device.type not in DEVICE_TYPES:
+            raise ModelFileError(
+                f"The file names the device {saved!r}; sknlp_rnn saves nets on "
+                f"{', '.join(DEVICE_TYPES)} only."
+            )
+        if not device_available(device):
             self.fallbacks.append(saved)
             return "cpu"
-        return saved
+        return str(device)
 
     def _decode_net(self, est, spec):
-        module, _, qualname = spec["class"].partition(":")
-        if module.split(".")[0] not in ("sknlp_rnn", "skorch"):
-            raise ValueError(f"Refusing to load net class {spec['class']!r}.")
-        net_class = _import(module, qualname)
-        if not (isinstance(net_class, type) and issubclass(net_class, NeuralNet)):
-            raise ValueError(f"Refusing to load {spec['class']!r}: not a skorch net.")
-        params = self.decode(spec["params"])
+        net_class = lookup(NETS, spec["class"], "net class")
+        params = as_dict(self.decode(spec["params"]), "net parameters")
+        check_net_params(net_class, params)
         params["device"] = self._target_device(spec["device"])
+        stored = self._net_weights(as_text(spec["prefix"], "a prefix"), spec)
+        owner = type(est).__name__
+        try:
+            with NoAllocation(), warnings.catch_warnings():
+                # Copying pretrained weights into a meta module (ULMFiT) is a
+                # no-op that torch warns about; only the shapes matter here.
+                warnings.filterwarnings(
+                    "ignore", message=".*non-meta parameter", category=UserWarning
+                )
+                probe = net_class(
+                    module=None, callbacks=None, train_split=None, **params
+                )
+                shapes = weight_shapes(est._build_module(), probe)
+        except (ModelFileError, Warning):
+            raise
+        except Exception as exc:
+            raise ModelFileError(
+                f"The hyperparameters and fitted sizes of the {owner} in this file "
+                f"describe a torch module that cannot be built "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
+        check_weights(owner, shapes, stored)
         with torch.random.fork_rng(devices=[]):
             module_ = est._build_module()
         net = net_class(module=module_, callbacks=None, train_split=None, **params)
         net.initialize()
-        prefix = spec["prefix"]
-        weights = dict(self.weights)
-        for name, source in spec.get("aliases", {}).items():
-            weights[name] = weights[source]
         for part, target in (("module", net.module_), ("criterion", net.criterion_)):
-            head = f"{prefix}.{part}."
-            tensors = {
-                k[len(head) :]: v for k, v in weights.items() if k.startswith(head)
-            }
-            target.load_state_dict(tensors, strict=True)
-        net.history_ = self.decode(spec["history"])
+            target.load_state_dict(stored[part], strict=True)
+        history = self.decode(spec["history"])
+        if not isinstance(history, History):
+            raise ModelFileError("A net's history in the file is not a history.")
+        net.history_ = history
         return net
+
+    def _net_weights(self, prefix, spec):
+        """``{"module": {key: tensor}, "criterion": {...}}`` of one saved net."""
+        weights = dict(self.weights)
+        for name, source in as_dict(spec.get("aliases", {}), "aliases").items():
+            weights[name] = self._stored(self.weights, source, "tensor")
+        stored = {"module": {}, "criterion": {}}
+        for part, table in stored.items():
+            head = f"{prefix}.{part}."
+            for key, tensor in weights.items():
+                if key.startswith(head):
+                    table[key[len(head) :]] = tensor
+        return stored
 
 
 def _object_list(items):

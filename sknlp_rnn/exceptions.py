@@ -5,7 +5,12 @@ Depends on scikit-learn only.
 
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-__all__ = ["DeviceFallbackWarning", "NotFittedError", "VersionMismatchWarning"]
+__all__ = [
+    "DeviceFallbackWarning",
+    "ModelFileError",
+    "NotFittedError",
+    "VersionMismatchWarning",
+]
 
 
 class NotFittedError(_SklearnNotFittedError):
@@ -48,4 +53,28 @@ class VersionMismatchWarning(UserWarning):
     >>> from sknlp_rnn.exceptions import VersionMismatchWarning
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore", VersionMismatchWarning)
+    """
+
+
+class ModelFileError(ValueError):
+    """Raised when :func:`sknlp_rnn.load` cannot load a file safely.
+
+    The message says what is wrong: the file is not a zip written by
+    :func:`sknlp_rnn.save`, a member is missing, damaged or too large, the
+    metadata names a class the safe format does not rebuild, holds an invalid
+    hyperparameter, or describes weights of other shapes than the file holds.
+    Loading checks all of this before it builds anything large, and a damaged
+    file raises this error rather than whatever the parser met. Subclasses
+    ``ValueError``.
+
+    Examples
+    --------
+    >>> import io
+    >>> from sknlp_rnn import load
+    >>> from sknlp_rnn.exceptions import ModelFileError
+    >>> try:
+    ...     load(io.BytesIO(b"not a model"))
+    ... except ModelFileError as exc:
+    ...     print(exc)
+    The file object is not a file written by sknlp_rnn.save: not a zip file.
     """

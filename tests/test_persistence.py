@@ -3,6 +3,7 @@
 import io
 import json
 import pickle
+import warnings
 import zipfile
 
 import joblib
@@ -173,7 +174,12 @@ def test_plain_values_round_trip():
         "types": [np.dtype("float32"), np.float64, int, torch.optim.AdamW],
         "slice": slice(0, 3, None),
         "tensor": torch.arange(4.0),
-        "sparse": [sp.csr_matrix(np.eye(3)), sp.coo_array(np.eye(2, k=1))],
+        "sparse": [
+            sp.csr_matrix(np.eye(3)),
+            sp.coo_array(np.eye(2, k=1)),
+            sp.csc_matrix(np.arange(6.0).reshape(2, 3)),
+            sp.csr_array(np.eye(2, 4)),
+        ],
     }
     writer = _Writer()
     encoded = json.loads(json.dumps(writer.encode(value, "value"), allow_nan=False))
@@ -187,6 +193,28 @@ def test_plain_values_round_trip():
     assert torch.equal(back["tensor"], value["tensor"])
     for got, sent in zip(back["sparse"], value["sparse"], strict=True):
         assert type(got) is type(sent) and (got != sent).nnz == 0
+
+
+def test_language_model_encoder_pipeline_round_trips():
+    from sklearn.frozen import FrozenEstimator
+
+    lm, X = fitted_case("SequenceLMRegressor", sknlp_rnn.SequenceLMRegressor)
+    y = np.where(X[:, 0] > 6, "big", "small")
+    clf = RNNTextClassifier(encoder=FrozenEstimator(lm), max_epochs=2, random_state=0)
+    pipe = Pipeline([("clf", clf)]).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # building it without memory is silent
+        loaded = round_trip(pipe)
+    assert_same(loaded.predict_proba(X), pipe.predict_proba(X))
+    loaded_lm = loaded.named_steps["clf"].encoder.estimator
+    assert_same(loaded_lm.predict_proba(X), lm.predict_proba(X))
+
+
+def test_sparse_formats_without_a_safe_layout_are_refused():
+    from sknlp_rnn._state_codec import _Writer
+
+    with pytest.raises(TypeError, match="sparse 'dia' matrices are not supported"):
+        _Writer().encode(sp.dia_matrix(np.eye(3)), "value")
 
 
 def test_callbacks_and_foreign_classes_are_refused(fitted_clf):
