@@ -15,7 +15,7 @@ plain data. Members are size-checked before they are read, the metadata's
 nesting depth is bounded, and each net's weights are checked against the shapes
 its hyperparameters imply before its torch module is built. Every problem with
 the file raises :class:`~sknlp_rnn.exceptions.ModelFileError`. Depends on
-torch, safetensors, scikit-learn, ``_base`` (device resolution),
+torch, safetensors, scikit-learn, ``_device`` (device resolution),
 ``_state_codec``, ``_version`` and ``exceptions``; ``_base`` never imports this
 module.
 """
@@ -36,7 +36,7 @@ from safetensors.numpy import save as save_arrays
 from safetensors.torch import load as load_weights
 from safetensors.torch import save as save_weights
 
-from ._base import resolve_device
+from ._device import resolve_device
 from ._state_codec import _Reader, _Writer
 from ._version import __version__
 from .exceptions import DeviceFallbackWarning, ModelFileError, VersionMismatchWarning
