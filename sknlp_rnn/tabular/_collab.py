@@ -19,7 +19,7 @@ from sklearn.utils.validation import validate_data
 from .._base import BaseRNNEstimator
 from ..nn import CollabNN, DotProductBias, embedding_size
 from ._training import HAS_FUSED_ADAM, OneCycle, PenalizedTabularNet
-from ._validation import check_n, encode_ids, learn_ids
+from ._validation import check_float32_target, check_n, encode_ids, learn_ids
 
 _NAMES = ("user", "item")
 
@@ -302,6 +302,8 @@ default="adam"
                 f"Input X contains NaN or None ids; {name} needs every user and "
                 "item id. Drop those rows or give them an id of their own."
             )
+        if y is not None:
+            check_float32_target(y)
         return X if y is None else (X, y.astype(np.float32))
 
     def _resolve_y_range(self, y):

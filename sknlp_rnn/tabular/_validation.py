@@ -48,6 +48,22 @@ def check_frame(estimator, X, *, reset):
     return X
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest float32 (about 3.4e38): the nets compute in float32."""
+
+
+def check_float32_target(y):
+    """Raise ``ValueError`` when a finite target value does not fit in float32."""
+    values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    rows, cols = np.nonzero(np.abs(values) > FLOAT32_MAX)
+    if rows.size:
+        raise ValueError(
+            f"y holds {values[rows[0], cols[0]]:g} (row {rows[0]}), beyond the "
+            f"float32 range (+/-{FLOAT32_MAX:.3g}) the model trains in; rescale "
+            "the target (e.g. divide it by a constant)."
+        )
+
+
 def check_target(estimator, y, n_samples, *, log_target=False):
     """Validate a regression target; return it as ``(n, n_outputs)`` float64.
 
@@ -66,6 +82,7 @@ def check_target(estimator, y, n_samples, *, log_target=False):
         raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
     check_consistent_length(np.empty(n_samples), y)
     target = np.asarray(y, dtype=np.float64).reshape(n_samples, -1)
+    check_float32_target(target)
     if log_target:
         if (target <= 0).any():
             raise ValueError(

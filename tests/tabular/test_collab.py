@@ -318,6 +318,8 @@ def test_similar_items(fitted):
         (np.array([["a", None], ["b", "c"]], dtype=object), [1, 2], ValueError, "NaN"),
         ([[1, 2], [2, 1]], [1.0, np.nan], ValueError, "y contains NaN"),
         ([[1, 2], [2, 1]], [1.0, np.inf], ValueError, "y contains infinity"),
+        ([[1, 2], [2, 1]], [1.0, 1e300], ValueError, "y holds 1e.300 .row 1., beyond"),
+        ([[1, 2], [2, 1]], [-1e39, 1.0], ValueError, "beyond the float32 range"),
         (np.empty((0, 2)), [], ValueError, "0 sample"),
         (np.array([[{}, 1], [2, 1]], dtype=object), [1, 2], TypeError, "hashable"),
     ],

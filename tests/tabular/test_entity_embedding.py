@@ -93,6 +93,43 @@ def test_nan_and_inf_in_continuous_columns_are_imputed(shops):
     assert np.isfinite(reg.predict(X)).all()
 
 
+def test_finite_values_beyond_float32_are_imputed_like_inf(fitted, shops):
+    X, y, reg = fitted
+    new = X.iloc[20:24].copy()
+    with_inf = new.assign(temp=[np.inf, -np.inf, np.inf, -np.inf])
+    huge = new.assign(temp=[1e300, -1e300, 1e39, -3.5e38])
+    np.testing.assert_array_equal(reg.predict(huge), reg.predict(with_inf))
+    assert np.isfinite(reg.predict(huge)).all()
+    # in fit too: the huge training values are imputed, as inf would be
+    X, y = shops
+    X_inf, X_huge = X.copy(), X.copy()
+    X_inf.loc[:4, "temp"] = np.inf
+    X_huge.loc[:4, "temp"] = [1e300, -1e300, 1e39, np.finfo(np.float64).max, -1e39]
+    fit_inf, fit_huge = (
+        model(max_epochs=3).fit(X_inf, y),
+        model(max_epochs=3).fit(X_huge, y),
+    )
+    np.testing.assert_array_equal(fit_huge.predict(X_huge), fit_inf.predict(X_inf))
+    assert np.isfinite(fit_huge.predict(X_huge)).all()
+
+
+def test_values_that_overflow_once_standardised_give_finite_predictions(shops):
+    X, y = shops
+    X = X.assign(temp=X["temp"] * 1e-6)  # a small scale: 3e38 / 1e-6 > float32
+    reg = model(max_epochs=3).fit(X, y)
+    new = X.iloc[:3].assign(temp=[3e38, -3e38, 1e38])
+    assert np.isfinite(reg.predict(new)).all()
+
+
+@pytest.mark.parametrize("huge", [1e39, -1e300, np.finfo(np.float64).max])
+def test_target_beyond_float32_raises(shops, huge):
+    X, y = shops
+    y = y.copy()
+    y[3] = huge
+    with pytest.raises(ValueError, match=r"y holds .* \(row 3\), beyond the float32"):
+        model().fit(X, y)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_target_raises(shops, bad):
     X, y = shops
