@@ -360,7 +360,7 @@ default="adam"
             # a large value standardised by a small scale can still overflow
             x_cont = np.clip(np.asarray(x_cont, float), -FLOAT32_MAX, FLOAT32_MAX)
         return {
-            "x_cat": self.encoder_._encode(X),
+            "x_cat": self.encoder_._encode(X, owner=self),
             "x_cont": np.ascontiguousarray(x_cont, dtype=np.float32),
         }
 
@@ -467,7 +467,9 @@ default="adam"
         X : DataFrame or array-like of shape (n_samples, n_features)
             A table with the training columns (unseen categories use the
             unknown slot; missing, infinite and beyond-float32 continuous values
-            are imputed, as in ``fit``).
+            are imputed, as in ``fit``). A categorical column none of whose
+            values was seen in ``fit`` gets an
+            :class:`~sknlp_rnn.exceptions.UnseenCategoriesWarning` naming it.
 
         Returns
         -------

@@ -1,4 +1,5 @@
 import io
+import warnings
 
 import joblib
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from sknlp_rnn import DateFeatures, EntityEmbeddingRegressor
+from sknlp_rnn.exceptions import UnseenCategoriesWarning
 
 FAST = {"hidden_sizes": (16,), "max_epochs": 40, "lr": 2e-2, "batch_size": 64}
 
@@ -65,7 +67,9 @@ def test_min_frequency_sends_rare_categories_to_the_unknown_row(shops):
     reg = model(max_epochs=1, min_frequency=5).fit(X, y)
     assert list(reg.embeddings_["shop"].index) == ["<unknown>", "a", "b", "c", "d"]
     rare, unknown = X.iloc[:1], X.iloc[:1].assign(shop="never seen")
-    np.testing.assert_array_equal(reg.predict(rare), reg.predict(unknown))
+    with pytest.warns(UnseenCategoriesWarning, match="'shop'"):
+        from_unknown = reg.predict(unknown)
+    np.testing.assert_array_equal(reg.predict(rare), from_unknown)  # seen: no warning
 
 
 def test_unseen_and_missing_categories_use_the_unknown_slot(fitted):
@@ -73,9 +77,29 @@ def test_unseen_and_missing_categories_use_the_unknown_slot(fitted):
     rows = X.iloc[:3].copy()
     unseen = rows.assign(shop=["zzz", "yyy", "xxx"])
     missing = rows.assign(shop=[None, np.nan, None])
-    pred = reg.predict(unseen)
+    with pytest.warns(UnseenCategoriesWarning, match="'shop'"):
+        pred = reg.predict(unseen)
     assert np.isfinite(pred).all()
-    np.testing.assert_array_equal(pred, reg.predict(missing))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenCategoriesWarning)  # missing is not unseen
+        np.testing.assert_array_equal(pred, reg.predict(missing))
+        # one unseen value among seen ones is an ordinary new category
+        reg.predict(rows.assign(shop=["zzz", "a", None]))
+
+
+def test_a_whole_column_of_unseen_categories_is_warned_about(fitted):
+    X, y, reg = fitted
+    rows = X.iloc[:5]
+    # categories fitted as "a".."d", passed as 1..4: all unknown, so warned
+    as_numbers = rows.assign(shop=rows["shop"].map({"a": 1, "b": 2, "c": 3, "d": 4}))
+    with pytest.warns(UnseenCategoriesWarning) as record:
+        pred = reg.predict(as_numbers)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "EntityEmbeddingRegressor" in message and "'shop'" in message
+    assert "fitted on str values such as 'a', got number values" in message
+    assert "'promo'" not in message
+    assert np.isfinite(pred).all()
 
 
 def test_nan_and_inf_in_continuous_columns_are_imputed(shops):
