@@ -150,7 +150,9 @@ def select_columns(spec, X, *, names, param, predicate):
         if names is None:
             raise ValueError(
                 f"{param} names columns ({items!r}) but X has no column names; "
-                "pass a DataFrame or use integer positions."
+                "pass a DataFrame or use integer positions. In a Pipeline, a step "
+                "that outputs numpy arrays drops the names: call "
+                'set_output(transform="pandas") on it (or on the pipeline).'
             )
         known = list(names)
         missing = [v for v in items if v not in known]

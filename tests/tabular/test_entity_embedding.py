@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.dummy import DummyRegressor
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from sknlp_rnn import DateFeatures, EntityEmbeddingRegressor
 from sknlp_rnn.exceptions import UnseenCategoriesWarning
@@ -382,6 +382,28 @@ def test_pipeline_with_date_features():
     assert len(reg.embeddings_["date_dayofweek"]) == 8
     assert reg.n_continuous_ == 5  # month, elapsed, temp + 2 missing indicators
     assert pipe.score(X, y) > 0.9
+
+
+def test_names_after_a_numpy_step_point_to_set_output():
+    X = pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=60, freq="D"),
+            "shop": ["a", "b", "c"] * 20,
+        }
+    )
+    y = (np.arange(60.0) % 3) + (X["date"].dt.day_of_week >= 5)
+    steps = [
+        ("dates", DateFeatures(parts=("dayofweek", "month"))),
+        (
+            "model",
+            model(categorical_features=["date_dayofweek", "shop"], max_epochs=3),
+        ),
+    ]
+    with pytest.raises(ValueError, match=r'set_output\(transform="pandas"\)'):
+        Pipeline(steps).fit(X, y)
+    pipe = Pipeline(steps).set_output(transform="pandas").fit(X, y)
+    assert list(pipe[-1].embeddings_) == ["date_dayofweek", "shop"]
+    assert pipe.predict(X).shape == (60,)
 
 
 def test_pipeline_with_numpy_output_between_steps():
