@@ -402,8 +402,12 @@ class BaseRNNEstimator(BaseEstimator):
             ) from exc
 
     def _forward(self, X):
-        """Batched, gradient-free forward pass in eval mode, returned as numpy."""
-        with torch.no_grad():
+        """Batched, gradient-free forward pass in eval mode, returned as numpy.
+
+        The caller's global torch RNG is left as it was (each DataLoader pass
+        draws a seed from it).
+        """
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
             out = self.net_.forward(X, training=False, device="cpu")
         return out.numpy()
 

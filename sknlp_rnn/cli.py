@@ -85,8 +85,10 @@ def _demo(args):
 
     size = "tiny" if args.tiny else "quick" if args.quick else "full"
     real = _demo.has_datasets() and not args.synthetic
-    if args.output is not None:
-        args.output.mkdir(parents=True, exist_ok=True)
+    problem = _demo.check_options(args.device, args.output)
+    if problem is not None:
+        print(f"sknlp-rnn demo: error: {problem}", file=sys.stderr)
+        return 2
     ctx = _demo.Context(
         size=size, device=args.device, output=args.output, real_data=real
     )
@@ -138,7 +140,9 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit status: 0 on success.
+        The exit status: 0 on success, 1 when a workflow failed, 2 for options
+        the demo cannot run with (a one-line error on stderr, as for argparse's
+        own errors).
     """
     parser = _parser()
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ __all__ = [
     "DeviceFallbackWarning",
     "ModelFileError",
     "NotFittedError",
+    "UnseenCategoriesWarning",
     "VersionMismatchWarning",
 ]
 
@@ -77,4 +78,31 @@ class ModelFileError(ValueError):
     ... except ModelFileError as exc:
     ...     print(exc)
     The file object is not a file written by sknlp_rnn.save: not a zip file.
+    """
+
+
+class UnseenCategoriesWarning(UserWarning):
+    """Warned when every value of an id or category column is unseen at predict.
+
+    Unseen values use the learned "unknown" slot, which is right for a few new
+    users or categories; a whole column of them usually means the ids changed
+    type or spelling since ``fit`` (ids fitted as int and passed as str, or
+    categories fitted as ``"a"``, ``"b"`` and passed as ``1``, ``2``), and every
+    prediction silently becomes the fallback. The message names the column.
+    Raised by :class:`~sknlp_rnn.CollabFilterRegressor` (user, item and side
+    columns), :class:`~sknlp_rnn.EntityEmbeddingRegressor` and
+    :class:`~sknlp_rnn.CategoricalEncoder` (categorical columns); a column with
+    only missing values does not count.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sknlp_rnn import CategoricalEncoder
+    >>> from sknlp_rnn.exceptions import UnseenCategoriesWarning
+    >>> enc = CategoricalEncoder(categorical_features="all").fit([["a"], ["b"]])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     codes = enc.transform([[1], [2]])
+    >>> codes.ravel().tolist(), caught[0].category.__name__
+    ([0, 0], 'UnseenCategoriesWarning')
     """

@@ -38,6 +38,41 @@ def test_bad_device_is_an_argparse_error(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+def _one_line_error(capsys):
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+def test_output_that_is_a_file_is_a_one_line_error(capsys, tmp_path):
+    path = tmp_path / "plots.png"
+    path.write_bytes(b"not a directory")
+    assert main(["demo", "--tiny", "--synthetic", "--output", str(path)]) == 2
+    line = _one_line_error(capsys)
+    assert line.startswith("sknlp-rnn demo: error: --output ")
+    assert "is an existing file, not a directory" in line
+    assert path.read_bytes() == b"not a directory"
+
+
+def test_output_under_a_file_is_a_one_line_error(capsys, tmp_path):
+    path = tmp_path / "plots.png"
+    path.write_bytes(b"")
+    assert main(["demo", "--tiny", "--output", str(path / "sub")]) == 2
+    assert "cannot create the directory" in _one_line_error(capsys)
+
+
+def test_cuda_without_cuda_is_a_one_line_error(capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["demo", "--tiny", "--synthetic", "--device", "cuda"]) == 2
+    line = _one_line_error(capsys)
+    assert line == (
+        "sknlp-rnn demo: error: --device cuda was requested but CUDA is not "
+        "available here; use --device auto or --device cpu."
+    )
+
+
 def test_tiny_demo_runs_the_available_workflows(capsys, tmp_path):
     status = main(
         ["demo", "--tiny", "--synthetic", "--device", "cpu", "--output", str(tmp_path)]

@@ -19,7 +19,14 @@ from sklearn.utils.validation import validate_data
 from .._base import BaseRNNEstimator
 from ..nn import CollabNN, DotProductBias, embedding_size
 from ._training import OneCycle, PenalizedTabularNet
-from ._validation import check_n, encode_ids, learn_ids
+from ._validation import (
+    check_float32_target,
+    check_n,
+    encode_ids,
+    learn_ids,
+    unseen_column,
+    warn_unseen_columns,
+)
 
 _NAMES = ("user", "item")
 
@@ -309,6 +316,8 @@ default="adam"
                 f"Input X contains NaN or None ids; {name} needs every user and "
                 "item id. Drop those rows or give them an id of their own."
             )
+        if y is not None:
+            check_float32_target(y)
         return X if y is None else (X, y.astype(np.float32))
 
     def _resolve_y_range(self, y):
@@ -447,6 +456,10 @@ default="adam"
     def predict(self, X):
         """Predict ratings; unknown ids are predicted from what is known.
 
+        A column none of whose ids was seen in ``fit`` (ids fitted as int and
+        passed as str, say) gets an
+        :class:`~sknlp_rnn.exceptions.UnseenCategoriesWarning` naming it.
+
         Parameters
         ----------
         X : array-like of shape ``(n_ratings, n_features_in_)``
@@ -459,7 +472,13 @@ default="adam"
         """
         self._check_fitted()
         X = self._check_ids(X, reset=False)
-        return self._forward(self._encode(X)).astype(np.float64)
+        codes = self._encode(X)
+        unseen = (
+            unseen_column(self._column_name(j), X[:, j], codes[:, j] == 0, ids)
+            for j, ids in enumerate(self.ids_)
+        )
+        warn_unseen_columns(self, unseen, stacklevel=2)
+        return self._forward(codes).astype(np.float64)
 
     # -- introspection ---------------------------------------------------------
 

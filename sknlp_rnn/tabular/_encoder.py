@@ -20,6 +20,8 @@ from ._validation import (
     finish_output,
     is_categorical_dtype,
     select_columns,
+    unseen_column,
+    warn_unseen_columns,
 )
 
 
@@ -167,17 +169,27 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
         kept = sorted((k, i) for i, k in enumerate(codes) if 0 <= k < n_frequent)
         return encoder, np.array([seen[i] for _, i in kept], dtype=object)
 
-    def _encode(self, X):
-        """Codes ``(n, n_categorical)`` int64 of the categorical columns of X."""
+    def _encode(self, X, *, owner=None):
+        """Codes ``(n, n_categorical)`` int64 of the categorical columns of X.
+
+        Warns, in the name of ``owner`` (default: this encoder), about columns
+        none of whose non-missing values was seen in ``fit``.
+        """
         columns = np.flatnonzero(self.is_categorical_)
+        names = column_names(self)
         codes = np.zeros((X.shape[0], len(columns)), dtype=np.int64)
+        unseen = []
         for k, (j, encoder) in enumerate(
             zip(columns, self.ordinal_encoders_, strict=True)
         ):
-            raw = encoder.transform(object_column(X.iloc[:, j])).ravel()
-            raw = raw.astype(np.int64)
+            values = object_column(X.iloc[:, j])
+            raw = encoder.transform(values).ravel().astype(np.int64)
             n_frequent = self.cardinalities_[k] - 1
             codes[:, k] = np.where((raw >= 0) & (raw < n_frequent), raw + 1, 0)
+            present = ~pd.isna(values.ravel())
+            known = [c for c in encoder.categories_[0] if not pd.isna(c)]
+            unseen.append(unseen_column(names[j], values, raw < 0, known, present))
+        warn_unseen_columns(owner or self, unseen, stacklevel=4)
         return codes
 
     def transform(self, X):
@@ -186,7 +198,10 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
-            A table with the training columns.
+            A table with the training columns. A categorical column none of
+            whose non-missing values was seen in ``fit`` (categories fitted as
+            ``"a"``, ``"b"`` and passed as ``1``, ``2``, say) gets an
+            :class:`~sknlp_rnn.exceptions.UnseenCategoriesWarning` naming it.
 
         Returns
         -------

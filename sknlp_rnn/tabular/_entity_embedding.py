@@ -20,7 +20,7 @@ from .._base import BaseRNNEstimator
 from ..nn import TabularModule, embedding_size
 from ._encoder import CategoricalEncoder
 from ._training import OneCycle, TabularNet, predict_float64
-from ._validation import check_frame, check_target, column_names
+from ._validation import FLOAT32_MAX, check_frame, check_target, column_names
 
 UNKNOWN_LABEL = "<unknown>"
 # "auto" y_range: the training range of the (log) target widened on each side
@@ -330,7 +330,8 @@ default="adam"
         return sizes
 
     def _continuous(self, X):
-        """The continuous columns of X as float64, with inf turned into NaN."""
+        """The continuous columns of X as float64; inf and values beyond float32
+        (which the net computes in) become NaN, to be imputed."""
         names = column_names(self)
         columns = np.flatnonzero(~self.encoder_.is_categorical_)
         out = np.empty((X.shape[0], len(columns)), dtype=np.float64)
@@ -348,7 +349,7 @@ default="adam"
                     f"not numeric: {exc}. List it in categorical_features, or "
                     "expand dates with DateFeatures."
                 ) from exc
-        out[~np.isfinite(out)] = np.nan
+        out[~(np.abs(out) <= FLOAT32_MAX)] = np.nan
         return out
 
     def _inputs(self, X):
@@ -356,8 +357,10 @@ default="adam"
         x_cont = self._continuous(X)
         if self.continuous_ is not None:
             x_cont = self.continuous_.transform(x_cont)
+            # a large value standardised by a small scale can still overflow
+            x_cont = np.clip(np.asarray(x_cont, float), -FLOAT32_MAX, FLOAT32_MAX)
         return {
-            "x_cat": self.encoder_._encode(X),
+            "x_cat": self.encoder_._encode(X, owner=self),
             "x_cont": np.ascontiguousarray(x_cont, dtype=np.float32),
         }
 
@@ -381,7 +384,8 @@ default="adam"
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
-            The table; missing and infinite continuous values are imputed.
+            The table; missing and infinite continuous values are imputed, and
+            so are finite values beyond the float32 range (``abs(x) > 3.4e38``).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target(s); must be finite (and positive with ``log_target``).
 
@@ -462,7 +466,10 @@ default="adam"
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
             A table with the training columns (unseen categories use the
-            unknown slot).
+            unknown slot; missing, infinite and beyond-float32 continuous values
+            are imputed, as in ``fit``). A categorical column none of whose
+            values was seen in ``fit`` gets an
+            :class:`~sknlp_rnn.exceptions.UnseenCategoriesWarning` naming it.
 
         Returns
         -------

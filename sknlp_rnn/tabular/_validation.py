@@ -5,7 +5,8 @@ Depends on numpy, pandas and scikit-learn.
 
 from __future__ import annotations
 
-from numbers import Integral
+import warnings
+from numbers import Integral, Number
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ from scipy import sparse
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import validate_data
+
+from ..exceptions import UnseenCategoriesWarning
 
 
 def check_frame(estimator, X, *, reset):
@@ -48,6 +51,22 @@ def check_frame(estimator, X, *, reset):
     return X
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest float32 (about 3.4e38): the nets compute in float32."""
+
+
+def check_float32_target(y):
+    """Raise ``ValueError`` when a finite target value does not fit in float32."""
+    values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    rows, cols = np.nonzero(np.abs(values) > FLOAT32_MAX)
+    if rows.size:
+        raise ValueError(
+            f"y holds {values[rows[0], cols[0]]:g} (row {rows[0]}), beyond the "
+            f"float32 range (+/-{FLOAT32_MAX:.3g}) the model trains in; rescale "
+            "the target (e.g. divide it by a constant)."
+        )
+
+
 def check_target(estimator, y, n_samples, *, log_target=False):
     """Validate a regression target; return it as ``(n, n_outputs)`` float64.
 
@@ -66,6 +85,7 @@ def check_target(estimator, y, n_samples, *, log_target=False):
         raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
     check_consistent_length(np.empty(n_samples), y)
     target = np.asarray(y, dtype=np.float64).reshape(n_samples, -1)
+    check_float32_target(target)
     if log_target:
         if (target <= 0).any():
             raise ValueError(
@@ -130,7 +150,9 @@ def select_columns(spec, X, *, names, param, predicate):
         if names is None:
             raise ValueError(
                 f"{param} names columns ({items!r}) but X has no column names; "
-                "pass a DataFrame or use integer positions."
+                "pass a DataFrame or use integer positions. In a Pipeline, a step "
+                "that outputs numpy arrays drops the names: call "
+                'set_output(transform="pandas") on it (or on the pipeline).'
             )
         known = list(names)
         missing = [v for v in items if v not in known]
@@ -169,6 +191,56 @@ def finish_output(estimator, frame, index):
         frame.index = index
         return frame
     return frame.to_numpy()
+
+
+# -- unseen values at prediction time ------------------------------------------
+
+
+def _kind(value):
+    """A coarse type for messages: int and np.int64 are both "number"."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (str, np.str_)):
+        return "str"
+    if isinstance(value, Number):
+        return "number"
+    return type(value).__name__
+
+
+def unseen_column(name, values, unseen, known, present=None):
+    """Describe column ``name`` if every present value of it is unseen, else None.
+
+    ``values`` is the column, ``unseen`` marks the values not seen in ``fit``,
+    ``present`` the non-missing ones (default: all) and ``known`` holds the
+    fitted values (none: no warning, as nothing was learned), for a hint when
+    the types differ.
+    """
+    values = np.asarray(values, dtype=object).ravel()
+    present = np.ones(len(values), bool) if present is None else present
+    if not len(known) or not present.any() or not np.asarray(unseen)[present].all():
+        return None  # nothing was learned, nothing to compare, or a value is known
+    example = values[present][0]
+    text = f"{name!r} ({int(present.sum())} value(s), e.g. {example!r}"
+    if len(known) and _kind(known[0]) != _kind(example):
+        text += (
+            f"; fitted on {_kind(known[0])} values such as {known[0]!r}, got "
+            f"{_kind(example)} values"
+        )
+    return text + ")"
+
+
+def warn_unseen_columns(estimator, described, *, stacklevel):
+    """Warn with :class:`UnseenCategoriesWarning` about the columns described."""
+    described = [d for d in described if d is not None]
+    if described:
+        warnings.warn(
+            f"{type(estimator).__name__}: no value of column(s) "
+            f"{', '.join(described)} was seen in fit, so every row uses the "
+            "unknown slot for it. Pass the ids and categories with the types and "
+            "spellings they had in fit (e.g. int, not str).",
+            UnseenCategoriesWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 # -- ids of CollabFilterRegressor ---------------------------------------------

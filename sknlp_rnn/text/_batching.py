@@ -88,6 +88,37 @@ def check_token_ids(estimator, X, y=None, *, pad_idx, reset, any_width=False):
     return X if y is None else (X, y)
 
 
+def fitted_vocab_size(estimator, X, special_names):
+    """Embedding rows needed for the ids in ``X`` and the special ids.
+
+    Raises ``ValueError`` before anything is allocated when two of the special
+    ids named in ``special_names`` (attributes of ``estimator``; ``None`` ones
+    are skipped) are equal, or when the largest id is not below the estimator's
+    ``max_vocab_size``.
+    """
+    specials = {n: getattr(estimator, n) for n in special_names}
+    specials = {n: v for n, v in specials.items() if v is not None}
+    if len(set(specials.values())) < len(specials):
+        names = list(specials)
+        listing = ", ".join(f"{n}={v}" for n, v in specials.items())
+        raise ValueError(
+            f"{', '.join(names[:-1])} and {names[-1]} must be different ids, got "
+            f"{listing}."
+        )
+    largest = {"X": int(X.max(initial=0)), **specials}
+    where, top = max(largest.items(), key=lambda item: item[1])
+    limit = estimator.max_vocab_size
+    if top >= limit:
+        source = f"X holds token id {top}" if where == "X" else f"{where}={top}"
+        raise ValueError(
+            f"{source}, so the embedding would need {top + 1} rows, more than "
+            f"max_vocab_size={limit}. Token ids should count from 0 (as Vocab "
+            f"numbers them); raise max_vocab_size if the vocabulary really is "
+            "that large."
+        )
+    return top + 1
+
+
 def _object_to_numbers(X, name):
     """Convert an object array of numbers; strings get an actionable error."""
     try:

@@ -18,7 +18,7 @@ from .._base import BaseRNNEstimator, _Net
 from ..nn import RNNClassifierModule, RNNEncoder
 from ..nn._classifier import POOLINGS
 from ..nn._encoder import CELLS
-from ._batching import bucket_loader, check_token_ids
+from ._batching import bucket_loader, check_token_ids, fitted_vocab_size
 from ._transfer import (
     check_compatible,
     discriminative_lrs,
@@ -94,7 +94,14 @@ class RNNTextClassifier(ClassifierMixin, BaseRNNEstimator):
         last non-pad token.
     unk_idx : int, default=0
         Unknown-token id (``Vocab`` puts ``xxunk`` at 0). Ids never seen in
-        ``fit`` are mapped to it at prediction time.
+        ``fit`` are mapped to it at prediction time. Must differ from
+        ``pad_idx``.
+    max_vocab_size : int, default=1_000_000
+        Upper bound on the number of token ids (the largest id in ``X``,
+        ``pad_idx`` and ``unk_idx`` must be below it); ``fit`` raises a
+        ``ValueError`` before building an embedding that large. A guard against
+        ids that are not Vocab's (a stray id of 10**9 would need 10**9
+        embedding rows); raise it for a genuinely larger vocabulary.
     encoder : SequenceLMRegressor, FrozenEstimator or None, default=None
         A fitted language model whose encoder (embedding and recurrent layers)
         the classifier starts from, with its embedding and weight dropout.
@@ -189,6 +196,7 @@ default="adam"
         "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "pad_idx": [Interval(Integral, 0, None, closed="left")],
         "unk_idx": [Interval(Integral, 0, None, closed="left")],
+        "max_vocab_size": [Interval(Integral, 1, None, closed="left")],
         "encoder": [None, HasMethods(["fit"])],
         "freeze_encoder_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_decay": [Interval(Real, 0, None, closed="neither")],
@@ -207,6 +215,7 @@ default="adam"
         clip_norm=1.0,
         pad_idx=1,
         unk_idx=0,
+        max_vocab_size=1_000_000,
         encoder=None,
         freeze_encoder_epochs=0,
         lr_decay=1.0,
@@ -233,6 +242,7 @@ default="adam"
         self.clip_norm = clip_norm
         self.pad_idx = pad_idx
         self.unk_idx = unk_idx
+        self.max_vocab_size = max_vocab_size
         self.encoder = encoder
         self.freeze_encoder_epochs = freeze_encoder_epochs
         self.lr_decay = lr_decay
@@ -306,8 +316,7 @@ default="adam"
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         lm = language_model_of(self.encoder)
         if lm is None:
-            top = max(X.max(initial=0), self.pad_idx, self.unk_idx)
-            self.vocab_size_ = int(top) + 1
+            self.vocab_size_ = fitted_vocab_size(self, X, ("pad_idx", "unk_idx"))
             n_layers = self.n_layers
         else:
             check_compatible(self, lm, X)

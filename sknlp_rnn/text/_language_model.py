@@ -18,7 +18,7 @@ from skorch.callbacks import ProgressBar
 from .._base import BaseRNNEstimator
 from ..nn import LanguageModelModule
 from ..nn._encoder import CELLS
-from ._batching import check_token_ids
+from ._batching import check_token_ids, fitted_vocab_size
 from ._lm_reading import LMReading
 from ._stream import (
     ResetState,
@@ -98,6 +98,12 @@ class SequenceLMRegressor(DensityMixin, LMReading, BaseRNNEstimator):
     bos_idx : int or None, default=2
         Beginning-of-document id (``Vocab`` puts ``xxbos`` at 2) put in front of
         every row; ``None`` joins the rows directly.
+    max_vocab_size : int, default=1_000_000
+        Upper bound on the number of token ids (the largest id in ``X``,
+        ``pad_idx``, ``unk_idx`` and ``bos_idx`` must be below it); ``fit``
+        raises a ``ValueError`` before building an embedding that large. A
+        guard against ids that are not Vocab's (a stray id of 10**9 would need
+        10**9 embedding rows); raise it for a genuinely larger vocabulary.
     cache_size : int, default=0
         Number of preceding positions of a row the neural cache reads at
         prediction time (``predict``, ``predict_proba``, ``predict_tokens``,
@@ -213,6 +219,7 @@ default="adam"
         "pad_idx": [Interval(Integral, 0, None, closed="left")],
         "unk_idx": [Interval(Integral, 0, None, closed="left")],
         "bos_idx": [None, Interval(Integral, 0, None, closed="left")],
+        "max_vocab_size": [Interval(Integral, 1, None, closed="left")],
         "cache_size": [Interval(Integral, 0, None, closed="left")],
         "cache_theta": [Interval(Real, 0, None, closed="neither")],
         "cache_lambda": [Interval(Real, 0, 1, closed="neither")],
@@ -237,6 +244,7 @@ default="adam"
         pad_idx=1,
         unk_idx=0,
         bos_idx=2,
+        max_vocab_size=1_000_000,
         cache_size=0,
         cache_theta=40.0,
         cache_lambda=0.3,
@@ -269,6 +277,7 @@ default="adam"
         self.pad_idx = pad_idx
         self.unk_idx = unk_idx
         self.bos_idx = bos_idx
+        self.max_vocab_size = max_vocab_size
         self.cache_size = cache_size
         self.cache_theta = cache_theta
         self.cache_lambda = cache_lambda
@@ -346,16 +355,7 @@ default="adam"
         """
         self._validate_params()
         X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=True)
-        specials = [self.pad_idx, self.unk_idx]
-        if self.bos_idx is not None:
-            specials.append(self.bos_idx)
-        if len(set(specials)) < len(specials):
-            raise ValueError(
-                "pad_idx, unk_idx and bos_idx must be different ids, got "
-                f"pad_idx={self.pad_idx}, unk_idx={self.unk_idx}, "
-                f"bos_idx={self.bos_idx}."
-            )
-        self.vocab_size_ = int(max(X.max(initial=0), *specials)) + 1
+        self.vocab_size_ = fitted_vocab_size(self, X, ("pad_idx", "unk_idx", "bos_idx"))
         stream = join_rows(X, pad_idx=self.pad_idx, bos_idx=self.bos_idx)
         if stream.size < 2:
             raise ValueError(

@@ -22,7 +22,13 @@ SPECIAL_TOKENS = (UNK, PAD, BOS, EOS, FLD, MAJ, UP, REP, WREP)
 _URL = r"(?:https?://|www\.)\S*[^\s.,;:!?)\]}'\"]"
 # html: line breaks and paragraphs, stripped entities ("#39;", "quot;") as found
 # in corpora whose "&" was lost, wikitext escapes (" @-@ "), escaped newlines.
-_BR_RE = re.compile(r"<\s*/?\s*(?:br|p)\s*/?\s*>", re.IGNORECASE)
+# Every pattern here must run in linear time on any input: no two unbounded
+# repetitions that can match the same characters may follow each other (Python
+# 3.10 has no possessive quantifiers), so "<" and a million spaces, or a long
+# run of one character, cannot make a pattern backtrack quadratically. Each
+# whitespace run inside the tag below is followed by a character it cannot
+# match ("/", a letter or ">"), so each start position fails in one pass.
+_BR_RE = re.compile(r"<\s*(?:/\s*)?(?:br|p)\s*(?:/\s*)?>", re.IGNORECASE)
 _NUM_ENTITY_RE = re.compile(r"(?<!&)#(\d{2,5});")
 _NAMED_ENTITY_RE = re.compile(r"(?<![&\w])(quot|amp|nbsp|apos|lt|gt);")
 _NAMED = {"quot": '"', "amp": "&", "nbsp": " ", "apos": "'", "lt": "<", "gt": ">"}
@@ -48,7 +54,6 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 _CHAR_PIECE_RE = re.compile(r"\n|[^\S\n]+|\S+")
-_CHAR_NEWLINE_RE = re.compile(r"[^\S\n]*\n[^\S\n]*")
 _CHAR_REP_RE = re.compile(r"([^\s\d])\1{2,}")
 _CLITICS = frozenset({"n't", "'s", "'re", "'ve", "'ll", "'d", "'m"})
 _PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
@@ -185,8 +190,8 @@ def _spacy_tokens(doc):
 def _split_chars(text, lower, mark_repeats):
     out = []
     text = text.strip()
-    if "\n" in text:
-        text = _CHAR_NEWLINE_RE.sub("\n", text)
+    if "\n" in text:  # drop the spaces around line breaks; a split is linear
+        text = "\n".join(line.strip() for line in text.split("\n"))
     for piece in _CHAR_PIECE_RE.findall(text):
         if piece == "\n" or piece[0].isspace():
             out.append("\n" if piece == "\n" else " ")

@@ -10,7 +10,7 @@ from numbers import Integral
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._rules import SPECIAL_TOKENS, load_spacy, tokenize_chunk
 
@@ -148,7 +148,8 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         Word level only.
     n_jobs : int or None, default=None
         Number of processes that tokenize chunks of the corpus in parallel;
-        ``None`` means 1 and ``-1`` all cores. Each worker process starts by
+        ``None`` means 1, ``-1`` all cores and ``-2`` all but one (joblib's
+        rule); ``0`` is invalid. Each worker process starts by
         importing sknlp_rnn (and torch), a few seconds, so it pays from roughly
         a hundred thousand documents on; the result does not depend on it.
 
@@ -184,7 +185,11 @@ class Tokenizer(TransformerMixin, BaseEstimator):
         "add_bos": ["boolean"],
         "add_eos": ["boolean"],
         "backend": [StrOptions({"rules", "spacy"})],
-        "n_jobs": [None, Integral],
+        "n_jobs": [
+            None,
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     def __init__(

@@ -1,5 +1,7 @@
 """Tests of CollabFilterRegressor: learning, unknown ids, introspection, bad input."""
 
+import warnings
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 import sknlp_rnn
 from sknlp_rnn import CollabFilterRegressor
-from sknlp_rnn.exceptions import NotFittedError
+from sknlp_rnn.exceptions import NotFittedError, UnseenCategoriesWarning
 from sknlp_rnn.nn import sigmoid_range
 
 FAST = {
@@ -164,9 +166,10 @@ def test_unknown_side_value_adds_nothing(sessions, fitted_sessions):
     X, _, _, _ = sessions
     model = fitted_sessions
     user, item = X["user"].iloc[0], X["item"].iloc[0]
-    pred = model.predict(
-        pd.DataFrame({"user": [user], "item": [item], "session": ["?"]})
-    )
+    with pytest.warns(UnseenCategoriesWarning, match="'session'"):  # one row
+        pred = model.predict(
+            pd.DataFrame({"user": [user], "item": [item], "session": ["?"]})
+        )
     module = model.net_.module_
     score = (
         module.global_bias.item()
@@ -251,6 +254,31 @@ def test_unknown_ids_use_known_side_bias(fitted, ratings):
     np.testing.assert_allclose(pred, [float(e) for e in expected], rtol=1e-5)
 
 
+def test_a_whole_column_of_unseen_ids_is_warned_about():
+    df = movie_frame()
+    X = df[["user", "movie"]]
+    model = CollabFilterRegressor(**FAST).fit(X, df["stars"])
+    # ids fitted as int and passed as str: every movie is unknown
+    with pytest.warns(UnseenCategoriesWarning) as record:
+        pred = model.predict(X.assign(movie=X["movie"].astype(str)))
+    message = str(record[0].message)
+    assert len(record) == 1 and "'movie'" in message and "'user'" not in message
+    assert "fitted on number values such as 10, got str values" in message
+    assert np.isfinite(pred).all()
+    # arrays: the columns are named user and item
+    array_model = CollabFilterRegressor(**FAST).fit(X.to_numpy(), df["stars"])
+    with pytest.warns(UnseenCategoriesWarning, match="'user'.*'item'"):
+        array_model.predict(X.to_numpy()[:, ::-1])
+    # a few new users or items are ordinary: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenCategoriesWarning)
+        model.predict(X.assign(user=["new", *X["user"][1:]]))
+        array_model.predict(np.array([["dee", 10], ["ann", 99]], dtype=object))
+    # a plain list of str and int becomes a str array: the ids are str then
+    with pytest.warns(UnseenCategoriesWarning, match="'item' .2 value.s., e.g. '10'"):
+        array_model.predict([["dee", 10], ["ann", 99]])
+
+
 def test_unknown_ids_never_nan_for_mlp(ratings):
     X, y, _, _ = ratings
     params = {**FAST, "max_epochs": 3}
@@ -324,6 +352,8 @@ def test_similar_items(fitted):
         (np.array([["a", None], ["b", "c"]], dtype=object), [1, 2], ValueError, "NaN"),
         ([[1, 2], [2, 1]], [1.0, np.nan], ValueError, "y contains NaN"),
         ([[1, 2], [2, 1]], [1.0, np.inf], ValueError, "y contains infinity"),
+        ([[1, 2], [2, 1]], [1.0, 1e300], ValueError, "y holds 1e.300 .row 1., beyond"),
+        ([[1, 2], [2, 1]], [-1e39, 1.0], ValueError, "beyond the float32 range"),
         (np.empty((0, 2)), [], ValueError, "0 sample"),
         (np.array([[{}, 1], [2, 1]], dtype=object), [1, 2], TypeError, "hashable"),
     ],

@@ -1,9 +1,12 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
 
 from sknlp_rnn import CategoricalEncoder
+from sknlp_rnn.exceptions import UnseenCategoriesWarning
 
 
 def test_codes_start_at_one_and_zero_is_unknown_or_missing():
@@ -15,6 +18,29 @@ def test_codes_start_at_one_and_zero_is_unknown_or_missing():
     out = enc.transform(pd.DataFrame({"c": ["a", "b", "zz", np.nan], "v": [0.0] * 4}))
     assert out[:, 0].tolist() == [1, 2, 0, 0]
     assert out[:, 1].tolist() == [0.0] * 4
+
+
+def test_a_whole_column_of_unseen_categories_is_warned_about():
+    X = pd.DataFrame({"c": ["a", "b", "c", "d"], "k": ["x", "y", "x", "y"]})
+    enc = CategoricalEncoder().fit(X)
+    numbers = pd.DataFrame({"c": [1, 2, None, 4], "k": ["x", "y", "z", None]})
+    with pytest.warns(UnseenCategoriesWarning) as record:
+        out = enc.transform(numbers)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith("CategoricalEncoder: no value of column(s) 'c' (3 ")
+    assert "fitted on str values such as 'a', got number values" in message
+    assert "'k'" not in message
+    assert out[:, 0].tolist() == [0, 0, 0, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenCategoriesWarning)
+        enc.transform(pd.DataFrame({"c": ["zz", "a"], "k": ["q", "x"]}))  # a few
+        enc.transform(pd.DataFrame({"c": [None, np.nan], "k": ["x", "y"]}))  # missing
+        # a column that held no category in fit has nothing to compare with
+        empty = CategoricalEncoder(categorical_features="all").fit(
+            pd.DataFrame({"c": pd.Series([None, None], dtype=object)})
+        )
+        empty.transform(pd.DataFrame({"c": ["a", "b"]}))
 
 
 def test_all_categorical_output_is_int64():

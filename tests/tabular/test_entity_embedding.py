@@ -1,4 +1,5 @@
 import io
+import warnings
 
 import joblib
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 import torch
 from sklearn.dummy import DummyRegressor
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from sknlp_rnn import DateFeatures, EntityEmbeddingRegressor
+from sknlp_rnn.exceptions import UnseenCategoriesWarning
 
 FAST = {"hidden_sizes": (16,), "max_epochs": 40, "lr": 2e-2, "batch_size": 64}
 
@@ -65,7 +67,9 @@ def test_min_frequency_sends_rare_categories_to_the_unknown_row(shops):
     reg = model(max_epochs=1, min_frequency=5).fit(X, y)
     assert list(reg.embeddings_["shop"].index) == ["<unknown>", "a", "b", "c", "d"]
     rare, unknown = X.iloc[:1], X.iloc[:1].assign(shop="never seen")
-    np.testing.assert_array_equal(reg.predict(rare), reg.predict(unknown))
+    with pytest.warns(UnseenCategoriesWarning, match="'shop'"):
+        from_unknown = reg.predict(unknown)
+    np.testing.assert_array_equal(reg.predict(rare), from_unknown)  # seen: no warning
 
 
 def test_unseen_and_missing_categories_use_the_unknown_slot(fitted):
@@ -73,9 +77,29 @@ def test_unseen_and_missing_categories_use_the_unknown_slot(fitted):
     rows = X.iloc[:3].copy()
     unseen = rows.assign(shop=["zzz", "yyy", "xxx"])
     missing = rows.assign(shop=[None, np.nan, None])
-    pred = reg.predict(unseen)
+    with pytest.warns(UnseenCategoriesWarning, match="'shop'"):
+        pred = reg.predict(unseen)
     assert np.isfinite(pred).all()
-    np.testing.assert_array_equal(pred, reg.predict(missing))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenCategoriesWarning)  # missing is not unseen
+        np.testing.assert_array_equal(pred, reg.predict(missing))
+        # one unseen value among seen ones is an ordinary new category
+        reg.predict(rows.assign(shop=["zzz", "a", None]))
+
+
+def test_a_whole_column_of_unseen_categories_is_warned_about(fitted):
+    X, y, reg = fitted
+    rows = X.iloc[:5]
+    # categories fitted as "a".."d", passed as 1..4: all unknown, so warned
+    as_numbers = rows.assign(shop=rows["shop"].map({"a": 1, "b": 2, "c": 3, "d": 4}))
+    with pytest.warns(UnseenCategoriesWarning) as record:
+        pred = reg.predict(as_numbers)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "EntityEmbeddingRegressor" in message and "'shop'" in message
+    assert "fitted on str values such as 'a', got number values" in message
+    assert "'promo'" not in message
+    assert np.isfinite(pred).all()
 
 
 def test_nan_and_inf_in_continuous_columns_are_imputed(shops):
@@ -91,6 +115,43 @@ def test_nan_and_inf_in_continuous_columns_are_imputed(shops):
     with_inf = new.assign(temp=[np.inf, -np.inf, np.nan])
     np.testing.assert_array_equal(reg.predict(with_nan), reg.predict(with_inf))
     assert np.isfinite(reg.predict(X)).all()
+
+
+def test_finite_values_beyond_float32_are_imputed_like_inf(fitted, shops):
+    X, y, reg = fitted
+    new = X.iloc[20:24].copy()
+    with_inf = new.assign(temp=[np.inf, -np.inf, np.inf, -np.inf])
+    huge = new.assign(temp=[1e300, -1e300, 1e39, -3.5e38])
+    np.testing.assert_array_equal(reg.predict(huge), reg.predict(with_inf))
+    assert np.isfinite(reg.predict(huge)).all()
+    # in fit too: the huge training values are imputed, as inf would be
+    X, y = shops
+    X_inf, X_huge = X.copy(), X.copy()
+    X_inf.loc[:4, "temp"] = np.inf
+    X_huge.loc[:4, "temp"] = [1e300, -1e300, 1e39, np.finfo(np.float64).max, -1e39]
+    fit_inf, fit_huge = (
+        model(max_epochs=3).fit(X_inf, y),
+        model(max_epochs=3).fit(X_huge, y),
+    )
+    np.testing.assert_array_equal(fit_huge.predict(X_huge), fit_inf.predict(X_inf))
+    assert np.isfinite(fit_huge.predict(X_huge)).all()
+
+
+def test_values_that_overflow_once_standardised_give_finite_predictions(shops):
+    X, y = shops
+    X = X.assign(temp=X["temp"] * 1e-6)  # a small scale: 3e38 / 1e-6 > float32
+    reg = model(max_epochs=3).fit(X, y)
+    new = X.iloc[:3].assign(temp=[3e38, -3e38, 1e38])
+    assert np.isfinite(reg.predict(new)).all()
+
+
+@pytest.mark.parametrize("huge", [1e39, -1e300, np.finfo(np.float64).max])
+def test_target_beyond_float32_raises(shops, huge):
+    X, y = shops
+    y = y.copy()
+    y[3] = huge
+    with pytest.raises(ValueError, match=r"y holds .* \(row 3\), beyond the float32"):
+        model().fit(X, y)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -321,6 +382,28 @@ def test_pipeline_with_date_features():
     assert len(reg.embeddings_["date_dayofweek"]) == 8
     assert reg.n_continuous_ == 5  # month, elapsed, temp + 2 missing indicators
     assert pipe.score(X, y) > 0.9
+
+
+def test_names_after_a_numpy_step_point_to_set_output():
+    X = pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=60, freq="D"),
+            "shop": ["a", "b", "c"] * 20,
+        }
+    )
+    y = (np.arange(60.0) % 3) + (X["date"].dt.day_of_week >= 5)
+    steps = [
+        ("dates", DateFeatures(parts=("dayofweek", "month"))),
+        (
+            "model",
+            model(categorical_features=["date_dayofweek", "shop"], max_epochs=3),
+        ),
+    ]
+    with pytest.raises(ValueError, match=r'set_output\(transform="pandas"\)'):
+        Pipeline(steps).fit(X, y)
+    pipe = Pipeline(steps).set_output(transform="pandas").fit(X, y)
+    assert list(pipe[-1].embeddings_) == ["date_dayofweek", "shop"]
+    assert pipe.predict(X).shape == (60,)
 
 
 def test_pipeline_with_numpy_output_between_steps():

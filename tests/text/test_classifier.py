@@ -237,6 +237,30 @@ def test_bad_params_are_rejected_at_fit():
         RNNTextClassifier(device="tpu", max_epochs=1).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "X, params, match",
+    [
+        ([[2, 3], [4, 5]], {"pad_idx": 0, "unk_idx": 0}, "must be different ids"),
+        ([[2, 10**9], [4, 5]], {}, "token id 1000000000.*max_vocab_size=1000000"),
+        ([[2, 3], [4, 9]], {"max_vocab_size": 9}, "need 10 rows.*max_vocab_size=9"),
+        ([[2, 3], [4, 5]], {"pad_idx": 10**7}, "pad_idx=10000000"),
+        ([[2, 3], [4, 5]], {"max_vocab_size": 0}, "max_vocab_size"),
+    ],
+)
+def test_ids_are_checked_before_the_embedding_is_built(X, params, match):
+    with pytest.raises(ValueError, match=match):
+        RNNTextClassifier(max_epochs=1, **params).fit(X, [0, 1])
+
+
+def test_max_vocab_size_is_an_inclusive_bound():
+    clf = RNNTextClassifier(max_epochs=1, max_vocab_size=10).fit(
+        [[2, 3], [4, 9]], [0, 1]
+    )
+    assert clf.vocab_size_ == 10
+    # ids beyond the fitted vocabulary still read as unk_idx at prediction
+    assert clf.predict_proba([[2, 10**9]]).shape == (1, 2)
+
+
 def test_warnings_are_not_left_behind():
     X, y = make_docs(n=20)
     with warnings.catch_warnings():

@@ -371,11 +371,21 @@ def test_validation_is_the_tail_of_the_stream():
         ([[3, 4, 5]], {"bos_idx": 1}, ValueError, "must be different"),
         ([[3, 4, 5]], {"validation_fraction": 0.1}, ValueError, "validation_fraction"),
         ([[3, 4, 5]], {"bptt": 0}, ValueError, "bptt"),
+        ([[3, 10**9]], {}, ValueError, "token id 1000000000.*max_vocab_size=1000000"),
+        ([[3, 4, 5]], {"max_vocab_size": 5}, ValueError, "max_vocab_size=5"),
+        ([[3, 4]], {"unk_idx": 10**7}, ValueError, "unk_idx=10000000"),
+        ([[3, 4]], {"max_vocab_size": 0}, ValueError, "max_vocab_size"),
     ],
 )
 def test_fit_errors(X, params, error, match):
     with pytest.raises(error, match=match):
         SequenceLMRegressor(**FAST, **params).fit(X)
+
+
+def test_max_vocab_size_is_an_inclusive_bound():
+    lm = SequenceLMRegressor(**FAST, max_vocab_size=6).fit([[3, 4, 5]])
+    assert lm.vocab_size_ == 6
+    assert lm.net_.module_.encoder.embedding.num_embeddings == 6
 
 
 def test_not_fitted():

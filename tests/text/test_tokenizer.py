@@ -280,6 +280,9 @@ def test_invalid_parameters():
         Tokenizer(level="sentence").transform(["a"])
     with pytest.raises(InvalidParameterError, match="n_jobs"):
         Tokenizer(n_jobs="two").fit(["a"])
+    for n_jobs in (0, 1.5):  # 0 used to pass and then fail in joblib
+        with pytest.raises(InvalidParameterError, match="'n_jobs' parameter"):
+            Tokenizer(n_jobs=n_jobs).transform(["a", "b"])
 
 
 def _corpus(n=300):
