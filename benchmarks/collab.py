@@ -52,6 +52,7 @@ import time
 
 import numpy as np
 import torch
+from _common import add_device_arguments, summary, sync
 from sklearn.model_selection import train_test_split
 
 from sknlp_rnn import CollabFilterRegressor
@@ -60,6 +61,8 @@ from sknlp_rnn.tabular._training import LazyAdam
 
 IDS = ["userId", "movieId"]
 SIDE = [*IDS, "user_day", "genres"]  # load_movielens(side_features=True)
+# device and precision of our fits (set from the command line)
+RUN = {"device": "cpu", "precision": "32"}
 
 
 def load_split(seed=42):
@@ -72,22 +75,24 @@ def rmse(pred, truth):
 
 
 def fit_ours(train, columns=IDS, **params):
-    model = CollabFilterRegressor(random_state=0, **params)
+    model = CollabFilterRegressor(random_state=0, **{**RUN, **params})
     start = time.perf_counter()
     model.fit(train[columns], train["rating"])
+    sync(model.device_)
     return model, time.perf_counter() - start
 
 
 def fit_plain(train, reference):
     """The same module, batches, optimizer, penalty and schedule, by hand."""
+    device = reference.device_
     codes = reference._encode(train[IDS].to_numpy())
-    X = torch.as_tensor(codes)
-    y = torch.as_tensor(train["rating"].to_numpy(np.float32))
     p = reference.get_params()
     start = time.perf_counter()
+    X = torch.as_tensor(codes, device=device)
+    y = torch.as_tensor(train["rating"].to_numpy(np.float32), device=device)
     with torch.random.fork_rng():
         torch.manual_seed(reference._torch_seed())
-        module = reference._build_module(float(y.mean()))
+        module = reference._build_module(float(y.mean())).to(device)
         # the estimator's optimizer for the default optimizer="adam": Adam
         # with lazy (touched rows only) updates of the sparse item factors
         optimizer = LazyAdam(module.parameters(), lr=p["lr"])
@@ -97,7 +102,7 @@ def fit_plain(train, reference):
         )
         module.train()
         for _ in range(p["max_epochs"]):
-            order = torch.randperm(len(y))
+            order = torch.randperm(len(y), device=device)
             for begin in range(0, len(y), p["batch_size"]):
                 rows = order[begin : begin + p["batch_size"]]
                 xb = X[rows]
@@ -107,15 +112,16 @@ def fit_plain(train, reference):
                 loss.backward()
                 optimizer.step()
                 schedule.step()
+    sync(device)
     elapsed = time.perf_counter() - start
     return module, elapsed
 
 
 def predict_plain(module, reference, test):
-    codes = reference._encode(test[IDS].to_numpy())
+    codes = torch.as_tensor(reference._encode(test[IDS].to_numpy()))
     module.eval()
     with torch.no_grad():
-        return module(torch.as_tensor(codes)).numpy()
+        return module(codes.to(reference.device_)).cpu().numpy()
 
 
 def surprise_svd(train, **params):
@@ -205,7 +211,9 @@ SETTINGS = [
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    add_device_arguments(parser)
     args = parser.parse_args()
+    RUN.update(device=args.device, precision=args.precision)
     torch.set_num_threads(1)
     train, test = load_split()
     print(f"MovieLens: {len(train)} training and {len(test)} test ratings\n")
@@ -299,6 +307,17 @@ def main():
         f"RMSE ours {ours_rmse:.4f} on user and movie ids, {side_rmse:.4f} with "
         "user_day and genres (goal <= 0.86; fast.ai's lesson: ~0.88)"
     )
+    baseline = (
+        rows[0][1]
+        if algo is None
+        else rmse(predict_surprise(fitted["svd"], test), test.rating)
+    )
+    summary(
+        "collab (MovieLens ids; baseline: "
+        + ("global mean)" if algo is None else "Surprise SVD)"),
+        args, "RMSE", ours_rmse, baseline, np.median(times["ours"]),
+        ratio("ours", "plain"),
+    )  # fmt: skip
     if algo is not None:
         print(
             "fit time / Surprise SVD (defaults), median of "

@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 import torch
+from _common import add_device_arguments, summary, sync
 
 from sknlp_rnn import SequenceLMRegressor
 from sknlp_rnn.datasets import human_numbers
@@ -76,18 +77,13 @@ def number_starts(X, itos):
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _sync(device):
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def fit_ours(X, settings, seed, device="cpu", precision="32"):
     lm = SequenceLMRegressor(
         **settings, device=device, precision=precision, random_state=seed
     )
     start = time.perf_counter()
     lm.fit(X)
-    _sync(device)
+    sync(device)
     return lm, time.perf_counter() - start
 
 
@@ -146,7 +142,7 @@ def fit_plain(X, settings, seed, device="cpu", precision="32"):
                 else:
                     scaler.step(optimizer)
                     scaler.update()
-    _sync(device)
+    sync(device)
     return model, time.perf_counter() - start
 
 
@@ -179,8 +175,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timing-epochs", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--precision", default="32", choices=sorted(PRECISIONS))
+    add_device_arguments(parser)
     args = parser.parse_args()
     run = {"device": args.device, "precision": args.precision}
     torch.set_num_threads(1)
@@ -249,6 +244,11 @@ def main():
         )
     ratio = med["ours"] / med["plain"]
     print(f"  overhead ratio ours / plain: {ratio:.3f} (goal <= 1.10)")
+    print(f"  training tokens/s (ours): {n_train / med['ours']:.0f}")
+    summary(
+        "language model (baseline: plain loop)", args, "next-token accuracy",
+        ours_acc, plain_acc, ours_s, ratio,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

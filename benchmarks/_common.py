@@ -1,0 +1,38 @@
+"""Pieces shared by the benchmark scripts: device options and the summary line.
+
+Every benchmark ends with one ``SUMMARY`` line (tab-separated: benchmark,
+device, precision, metric, ours, baseline, our fit seconds, and the overhead
+ratio of our fit over a plain PyTorch loop's) that ``benchmarks/gpu_check.sh``
+gathers into one table.
+"""
+
+from __future__ import annotations
+
+import torch
+
+PRECISIONS = ("32", "bf16", "fp16")
+SUMMARY_FIELDS = (
+    "benchmark", "device", "precision", "metric", "ours", "baseline", "fit_s",
+    "ours/plain",
+)  # fmt: skip
+
+
+def add_device_arguments(parser):
+    """``--device`` and ``--precision`` options, as every estimator takes them."""
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--precision", default="32", choices=PRECISIONS)
+
+
+def sync(device):
+    """Wait for the device, so that a timer read next includes its work."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def summary(benchmark, args, metric, ours, baseline, fit_s, overhead):
+    """Print the benchmark's ``SUMMARY`` line."""
+    values = [
+        benchmark, args.device, args.precision, metric, f"{ours:.4f}",
+        f"{baseline:.4f}", f"{fit_s:.2f}", f"{overhead:.3f}",
+    ]  # fmt: skip
+    print("SUMMARY\t" + "\t".join(values), flush=True)
