@@ -56,8 +56,8 @@ from _common import add_device_arguments, summary, sync
 from sklearn.model_selection import train_test_split
 
 from sknlp_rnn import CollabFilterRegressor
+from sknlp_rnn._optim import LazyAdam
 from sknlp_rnn.datasets import load_movielens
-from sknlp_rnn.tabular._training import LazyAdam
 
 IDS = ["userId", "movieId"]
 SIDE = [*IDS, "user_day", "genres"]  # load_movielens(side_features=True)

@@ -42,9 +42,9 @@ from threadpoolctl import threadpool_limits
 
 from sknlp_rnn import CategoricalEncoder, EntityEmbeddingRegressor
 from sknlp_rnn._device import fused_adam_available
+from sknlp_rnn._optim import predict_float64
 from sknlp_rnn.datasets import load_diamonds
 from sknlp_rnn.nn import TabularModule, embedding_size
-from sknlp_rnn.tabular._training import predict_float64
 
 # The regressor's defaults, spelled out, plus log_target for prices.
 PARAMS = {

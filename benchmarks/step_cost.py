@@ -40,8 +40,8 @@ from sknlp_rnn import (
     RNNTextClassifier,
     SequenceLMRegressor,
 )
+from sknlp_rnn._optim import LazyAdam
 from sknlp_rnn.datasets import human_numbers
-from sknlp_rnn.tabular._training import LazyAdam
 from sknlp_rnn.text._batching import BucketBatchSampler, row_lengths, trim_collate
 from sknlp_rnn.text._stream import StreamBatches, join_rows
 

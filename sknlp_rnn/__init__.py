@@ -4,6 +4,7 @@ Language models, text classifiers, entity-embedding regression and
 collaborative filtering, trained with PyTorch through skorch.
 """
 
+from ._class_registry import register_estimators
 from ._persistence import load, save
 from ._version import __version__
 from .tabular import (
@@ -13,6 +14,18 @@ from .tabular import (
     EntityEmbeddingRegressor,
 )
 from .text import RNNTextClassifier, SequenceLMRegressor, Tokenizer, Vocab
+
+# The estimators the safe format may save and load: exactly the public ones.
+register_estimators(
+    CategoricalEncoder,
+    CollabFilterRegressor,
+    DateFeatures,
+    EntityEmbeddingRegressor,
+    RNNTextClassifier,
+    SequenceLMRegressor,
+    Tokenizer,
+    Vocab,
+)
 
 __all__ = [
     "CategoricalEncoder",

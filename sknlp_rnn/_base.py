@@ -1,14 +1,15 @@
-"""The one private base shared by every sknlp_rnn estimator.
+"""The one private base of the estimators that train a torch module.
 
-It resolves the device, seeds torch from ``random_state``, builds the skorch net
-that runs the training loop and keeps it as ``net_``, and predicts in batches
-without gradients. Depends on torch, skorch, scikit-learn and numpy.
+:class:`BaseTorchEstimator` declares what every such estimator provides (the
+hooks below) and does the rest: it resolves the device, seeds torch from
+``random_state``, builds the skorch net that runs the training loop and keeps it
+as ``net_``, and predicts in batches without gradients. Depends on torch,
+skorch, scikit-learn, numpy and the modules ``_device`` and ``_nets``; it never
+imports persistence.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import warnings
 from numbers import Integral, Real
 
@@ -19,16 +20,8 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
-from skorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    GradientNormClipping,
-    ProgressBar,
-)
-from skorch.dataset import ValidSplit, get_len, unpack_data
-from skorch.exceptions import DeviceWarning
-from skorch.utils import TeeGenerator
+from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
+from skorch.dataset import ValidSplit
 
 from ._device import (
     PRECISIONS,
@@ -36,8 +29,8 @@ from ._device import (
     deterministic_kernels,
     fused_adam_available,
     resolve_device,
-    to_float32,
 )
+from ._nets import TorchNet
 from .exceptions import DeviceFallbackWarning, NotFittedError
 
 OPTIMIZERS = {
@@ -50,210 +43,31 @@ OPTIMIZERS = {
 # Epochs with at least this many batches get a progress bar at verbose=1.
 _PROGRESS_BAR_MIN_BATCHES = 50
 
-# Net attributes (prefixes) pickled through skorch's device-mapping path.
-_DEVICE_BOUND_ATTRIBUTES = ("module", "criterion", "callbacks", "grad_scaler_")
 
+class BaseTorchEstimator(BaseEstimator):
+    """Behaviour shared by the estimators that train a torch module (private).
 
-class _ScaleGrad(torch.autograd.Function):
-    """Identity on the loss value; multiplies its gradient by the loss scale.
+    A subclass stores its hyperparameters in a keyword-only ``__init__``,
+    validates its input and learns data-dependent sizes in ``fit``, then calls
+    :meth:`_fit_net`, which builds the net from the hooks below and trains it.
+    Prediction goes through :meth:`_forward`.
 
-    So the recorded loss stays unscaled while backward runs on the scaled loss,
-    as float16 training with a ``GradScaler`` needs.
+    The hooks every estimator provides:
+
+    - ``_build_module()``: the torch module (fresh weights) from the
+      hyperparameters and the fitted sizes; its ``forward`` returns
+      ``(output, aux_loss)`` (see :mod:`sknlp_rnn._nets`). Loading a saved
+      model calls it too, then loads the weights;
+    - ``_net_class``: the :class:`~sknlp_rnn._nets.TorchNet` (sub)class;
+    - ``_criterion``: the torch loss class applied to the module's output;
+    - ``_net_kwargs()``: extra arguments of the net (default none);
+    - ``_net_callbacks()``: the estimator's own skorch callbacks (default
+      none); the shared ones (clipping, early stopping, progress bar) and the
+      user's ``callbacks`` come after them.
     """
 
-    @staticmethod
-    def forward(ctx, loss, scale):
-        ctx.save_for_backward(scale)
-        return loss.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        (scale,) = ctx.saved_tensors
-        return grad * scale, None
-
-
-class _Net(NeuralNet):
-    """skorch net used by every estimator.
-
-    Its changes to skorch:
-
-    - ``precision`` (``"32"``, ``"bf16"``, ``"fp16"``): forward passes run under
-      ``torch.autocast`` in that dtype (``infer``), losses and outputs are
-      computed/returned in float32 (``get_loss``, ``evaluation_step``), and
-      ``"fp16"`` on CUDA scales the loss with a ``torch.amp.GradScaler``
-      (``train_step``); float16 is never used on CPU.
-    - Unpickling a CUDA-trained net on a CPU-only machine is silent here,
-      because the owning estimator warns with our own
-      :class:`~sknlp_rnn.exceptions.DeviceFallbackWarning` instead.
-
-    Subclasses that override ``train_step_single`` keep mixed precision as long
-    as they compute outputs with ``infer`` and losses with ``get_loss``.
-    """
-
-    def __init__(self, *args, precision="32", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.precision = precision
-
-    def _autocast(self):
-        dtype = PRECISIONS.get(self.precision)
-        device_type = torch.device(self.device or "cpu").type
-        if dtype is None or (dtype is torch.float16 and device_type != "cuda"):
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device_type, dtype=dtype)
-
-    def initialize(self):
-        super().initialize()
-        # Attributes that may hold device tensors besides skorch's own
-        # (``module_``, ``optimizer_``, ``criterion_``): the module instance
-        # passed as ``module`` (the same object as ``module_``), callbacks that
-        # keep weights or an optimizer (early stopping's best weights, the
-        # one-cycle scheduler) and the float16 grad scaler. skorch pickles
-        # these through its device-mapping path, so a model trained on a GPU
-        # unpickles on a machine without one.
-        self.cuda_dependent_attributes_ = [
-            *self.cuda_dependent_attributes_,
-            *(
-                name
-                for name in _DEVICE_BOUND_ATTRIBUTES
-                if name not in self.cuda_dependent_attributes_
-            ),
-        ]
-        on_cuda = torch.device(self.device or "cpu").type == "cuda"
-        self.grad_scaler_ = (
-            torch.amp.GradScaler("cuda")
-            if self.precision == "fp16" and on_cuda
-            else None
-        )
-        return self
-
-    def train_step_single(self, batch, **fit_params):
-        # skorch's step, except that modules switch to training mode only when
-        # they are not in it: walking every submodule at every batch is a
-        # measurable part of a step when batches are cheap (tabular, collab).
-        if not self.module_.training:
-            self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
-
-    def infer(self, x, **fit_params):
-        with self._autocast():
-            return super().infer(x, **fit_params)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(to_float32(y_pred), y_true, X=X, training=training)
-        return self.scaled_for_backward(loss) if training else loss
-
-    def scaled_for_backward(self, loss):
-        """``loss`` whose gradient is multiplied by the float16 loss scale.
-
-        The value is unchanged (so it is recorded unscaled); without float16
-        loss scaling this is ``loss`` itself. Subclasses that compute their
-        training loss outside ``get_loss`` pass it through here.
-        """
-        scaler = getattr(self, "grad_scaler_", None)  # None under accelerate
-        if scaler is None or not loss.requires_grad:
-            return loss
-        scale = scaler.scale(torch.ones((), device=loss.device))
-        return _ScaleGrad.apply(loss, scale)
-
-    def train_step(self, batch, **fit_params):
-        # skorch's step without the optimizer closure (only LBFGS re-evaluates
-        # the loss; it keeps skorch's step): with cheap batches that
-        # bookkeeping is a measurable part of the step. With float16 loss
-        # scaling, backward ran on the scaled loss: the gradients are unscaled
-        # before callbacks (gradient clipping) see them, and the scaler skips
-        # steps whose gradients overflowed.
-        optimizers = [getattr(self, name + "_") for name in self._optimizers]
-        if any(isinstance(opt, torch.optim.LBFGS) for opt in optimizers):
-            return super().train_step(batch, **fit_params)
-        scaler = getattr(self, "grad_scaler_", None)  # None under accelerate
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        step = self.train_step_single(batch, **fit_params)
-        if scaler is not None:
-            for optimizer in optimizers:
-                scaler.unscale_(optimizer)
-        self.notify(
-            "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
-            batch=batch,
-            training=True,
-        )
-        for optimizer in optimizers:
-            if scaler is None:
-                optimizer.step()
-            else:
-                scaler.step(optimizer)
-        if scaler is not None:
-            scaler.update()
-        return step
-
-    def notify(self, method_name, **cb_kwargs):
-        """skorch's ``notify``, skipping callbacks that do not override the hook.
-
-        Most callbacks act once per epoch; calling their empty per-batch
-        methods three times a step is a measurable share of a cheap step.
-        """
-        getattr(self, method_name)(self, **cb_kwargs)
-        default = getattr(Callback, method_name, None)
-        for _, cb in self.callbacks_:
-            if getattr(type(cb), method_name, None) is not default:
-                getattr(cb, method_name)(self, **cb_kwargs)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """One pass over ``iterator``, reading the batch losses once at the end.
-
-        skorch's loop reads each batch loss with ``.item()``, which waits for
-        the device to finish the batch; here the detached losses are kept on
-        the device and read together after the pass (one synchronisation per
-        epoch), then recorded per batch as skorch does. A loss that is not
-        finite stops ``fit`` with a ``ValueError``.
-        """
-        if iterator is None:
-            return
-        losses, sizes = [], []
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            losses.append(step["loss"].detach())
-            sizes.append(_batch_len(batch))
-            self.notify("on_batch_end", batch=batch, training=training, **step)
-        values = torch.stack(losses).float().tolist() if losses else []
-        records = self.history[-1]["batches"][
-            len(self.history[-1]["batches"]) - len(values) :
-        ]
-        for record, value, size in zip(records, values, sizes, strict=True):
-            record[prefix + "_loss"] = value
-            record[prefix + "_batch_size"] = size
-        self.history.record(prefix + "_batch_count", len(values))
-        bad = [i for i, value in enumerate(values) if not math.isfinite(value)]
-        if bad:
-            raise ValueError(
-                f"The {prefix} loss became {values[bad[0]]} in batch {bad[0] + 1} "
-                f"of epoch {len(self.history)}. Likely causes: targets or inputs "
-                "too large for float32 (rescale them, e.g. log_target=True or "
-                "standardise), or a learning rate too high (lower lr)."
-            )
-
-    def evaluation_step(self, batch, training=False):
-        return to_float32(super().evaluation_step(batch, training=training))
-
-    def __setstate__(self, state):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeviceWarning)
-            super().__setstate__(state)
-
-
-class BaseRNNEstimator(BaseEstimator):
-    """Behaviour shared by the public estimators (private).
-
-    Subclasses store their hyperparameters in a keyword-only ``__init__``,
-    validate and learn data-dependent sizes in ``fit``, build their torch module
-    and call :meth:`_fit_net`. Prediction goes through :meth:`_forward`.
-    """
+    _net_class = TorchNet
+    _criterion = None
 
     _parameter_constraints: dict = {
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -270,7 +84,18 @@ class BaseRNNEstimator(BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    # -- fitting helpers ---------------------------------------------------------
+    # -- the hooks ------------------------------------------------------------------
+
+    def _build_module(self):
+        raise NotImplementedError(f"{type(self).__name__} must define _build_module().")
+
+    def _net_kwargs(self):
+        return {}
+
+    def _net_callbacks(self):
+        return []
+
+    # -- fitting helpers ------------------------------------------------------------
 
     def _torch_seed(self):
         """Draw the torch seed for this fit from ``random_state``."""
@@ -312,9 +137,10 @@ class BaseRNNEstimator(BaseEstimator):
             self.validation_fraction, stratified=stratified, random_state=seed
         )
 
-    def _callbacks(self, *, has_valid, n_batches, clip_norm=None):
-        """Our callbacks (clipping, early stopping, progress bar) + the user's."""
+    def _callbacks(self, *, has_valid, n_batches):
+        """Clipping (``clip_norm``), early stopping, a progress bar, the user's."""
         callbacks = []
+        clip_norm = getattr(self, "clip_norm", None)
         if clip_norm is not None:
             callbacks.append(("clip", GradientNormClipping(clip_norm)))
         if self.patience is not None:
@@ -336,29 +162,15 @@ class BaseRNNEstimator(BaseEstimator):
             callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
         return callbacks
 
-    def _fit_net(
-        self,
-        build_module,
-        X,
-        y,
-        *,
-        criterion,
-        net_class=_Net,
-        stratify=None,
-        clip_norm=None,
-        iterator_train_shuffle=True,
-        callbacks=(),
-        **net_kwargs,
-    ):
-        """Build the skorch net and train it on ``(X, y)``.
+    def _fit_net(self, X, y, *, stratify=None):
+        """Build the net from the hooks and train it on ``(X, y)``.
 
-        ``build_module`` is a zero-argument callable returning the torch module;
-        it is called, and training runs, in a forked torch RNG seeded from
-        ``random_state``, so two fits give identical models and the caller's
-        global RNG is untouched; on CUDA a seeded fit also runs with
-        deterministic kernels (``_device.deterministic_kernels``). Extra
-        keyword arguments go to ``net_class``.
-        Sets ``net_``, ``history_``, ``device_`` and ``n_iter_``.
+        The module is built, and training runs, in a forked torch RNG seeded
+        from ``random_state``, so two fits give identical models and the
+        caller's global RNG is untouched; on CUDA a seeded fit also runs with
+        deterministic kernels (``_device.deterministic_kernels``). ``stratify``
+        (class codes) makes the validation split stratified. Sets ``net_``,
+        ``history_``, ``device_`` and ``n_iter_``.
         """
         self.device_ = resolve_device(self.device)
         check_precision(self.precision, self.device_)
@@ -375,9 +187,9 @@ class BaseRNNEstimator(BaseEstimator):
             deterministic_kernels(self.device_, enabled=reproducible),
         ):
             torch.manual_seed(seed)
-            net = net_class(
-                module=build_module(),
-                criterion=criterion,
+            net = self._net_class(
+                module=self._build_module(),
+                criterion=self._criterion,
                 optimizer=self._optimizer_class(),
                 optimizer__weight_decay=self.weight_decay,
                 **self._optimizer_options(),
@@ -386,18 +198,15 @@ class BaseRNNEstimator(BaseEstimator):
                 batch_size=self.batch_size,
                 train_split=train_split,
                 callbacks=[
-                    *callbacks,
+                    *self._net_callbacks(),
                     *self._callbacks(
-                        has_valid=train_split is not None,
-                        n_batches=n_batches,
-                        clip_norm=clip_norm,
+                        has_valid=train_split is not None, n_batches=n_batches
                     ),
                 ],
-                iterator_train__shuffle=iterator_train_shuffle,
                 device=self.device_,
                 verbose=int(bool(self.verbose)),
                 precision=self.precision,
-                **net_kwargs,
+                **self._net_kwargs(),
             )
             net.fit(X, y)
         self.net_ = net
@@ -405,7 +214,7 @@ class BaseRNNEstimator(BaseEstimator):
         self.n_iter_ = len(net.history)
         return net
 
-    # -- prediction helpers ------------------------------------------------------
+    # -- prediction helpers ---------------------------------------------------------
 
     def _check_fitted(self):
         try:
@@ -426,61 +235,6 @@ class BaseRNNEstimator(BaseEstimator):
             out = self.net_.forward(X, training=False, device="cpu")
         return out.numpy()
 
-    # -- persistence -------------------------------------------------------------
-
-    def save(self, path):
-        """Save this estimator in the safe format (JSON + safetensors, no pickle).
-
-        Parameters
-        ----------
-        path : str, path-like or binary file object
-            Where to write the zip file.
-
-        Returns
-        -------
-        path : str, path-like or file object
-            The ``path`` argument.
-
-        See Also
-        --------
-        sknlp_rnn.save : The same as a function; also saves Pipelines.
-        sknlp_rnn.load : Read the file back.
-        """
-        from ._persistence import save
-
-        return save(self, path)
-
-    @classmethod
-    def load(cls, path, *, device=None):
-        """Load an estimator of this class written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str, path-like or binary file object
-            A file written by :meth:`save` or :func:`sknlp_rnn.save`.
-        device : str or None, default=None
-            Device for the net; ``None`` keeps the saved one when it exists
-            here, else the CPU.
-
-        Returns
-        -------
-        estimator : instance of this class
-            The fitted estimator.
-
-        See Also
-        --------
-        sknlp_rnn.load : Load any saved object (Pipelines too).
-        """
-        from ._persistence import load
-
-        obj = load(path, device=device)
-        if not isinstance(obj, cls):
-            raise TypeError(
-                f"The file holds a {type(obj).__name__}, not a {cls.__name__}; "
-                "use sknlp_rnn.load to read any saved object."
-            )
-        return obj
-
     def __setstate__(self, state):
         self.__dict__.update(state)
         net = state.get("net_")
@@ -493,16 +247,6 @@ class BaseRNNEstimator(BaseEstimator):
                 stacklevel=2,
             )
             self.device_ = str(net.device)
-
-
-def _batch_len(batch):
-    """Rows in a batch: the target's length when it is a tensor (cheap), else
-    skorch's ``get_len`` of the inputs."""
-    if isinstance(batch, (tuple, list)):
-        if len(batch) > 1 and torch.is_tensor(batch[1]) and batch[1].dim():
-            return batch[1].shape[0]
-        return get_len(batch[0])
-    return get_len(batch)
 
 
 def _silent(*args, **kwargs):

@@ -5,8 +5,10 @@ in the tables below, which are built from class objects this module imports
 itself; nothing is ever imported because a file names it, and a name that is
 not in a table is refused. Saving uses the same tables, so what can be written
 is exactly what can be read back. A new estimator, net or loss that the format
-must carry is added here. Depends on torch, skorch, scikit-learn, numpy and
-sknlp_rnn's estimator modules (``text``, ``tabular``, ``_base``).
+must carry is added here; sknlp_rnn's own estimators are registered by the
+package's ``__init__`` (:func:`register_estimators`, one explicit list), so
+that the estimator modules may import persistence without a cycle. Depends on
+torch, skorch, scikit-learn, numpy, ``_nets`` and ``_optim``.
 """
 
 from __future__ import annotations
@@ -24,17 +26,8 @@ from sklearn.preprocessing import (
 )
 from skorch.dataset import Dataset as SkorchDataset
 
-from ._base import _Net
-from .tabular import (
-    CategoricalEncoder,
-    CollabFilterRegressor,
-    DateFeatures,
-    EntityEmbeddingRegressor,
-)
-from .tabular._training import PenalizedTabularNet, TabularNet
-from .text import RNNTextClassifier, SequenceLMRegressor, Tokenizer, Vocab
-from .text._classifier import _BucketNet
-from .text._stream import StreamNet
+from ._nets import BucketNet, StreamNet, TabularNet, TorchNet
+from ._optim import LazyAdam
 
 __all__ = [
     "ESTIMATORS",
@@ -42,6 +35,7 @@ __all__ = [
     "NET_CLASS_PARAMS",
     "VALUE_CLASSES",
     "class_path",
+    "register_estimators",
 ]
 
 
@@ -54,17 +48,10 @@ def _table(classes):
     return {class_path(cls): cls for cls in classes}
 
 
-# Estimators whose state may be saved: ours and the scikit-learn ones they use.
+# Estimators whose state may be saved: the scikit-learn ones ours use, and
+# ours (added by register_estimators).
 ESTIMATORS = _table(
     [
-        CategoricalEncoder,
-        CollabFilterRegressor,
-        DateFeatures,
-        EntityEmbeddingRegressor,
-        RNNTextClassifier,
-        SequenceLMRegressor,
-        Tokenizer,
-        Vocab,
         Pipeline,
         FrozenEstimator,
         OrdinalEncoder,
@@ -77,7 +64,14 @@ ESTIMATORS = _table(
 )
 
 # The skorch nets our estimators train with.
-NETS = _table([_Net, _BucketNet, StreamNet, TabularNet, PenalizedTabularNet])
+NETS = _table([TorchNet, BucketNet, StreamNet, TabularNet])
+
+
+def register_estimators(*classes):
+    """Add sknlp_rnn's estimator classes to :data:`ESTIMATORS` (done once, by
+    the package's ``__init__``)."""
+    ESTIMATORS.update(_table(classes))
+
 
 _OPTIMIZERS = [
     obj
@@ -85,7 +79,7 @@ _OPTIMIZERS = [
     if isinstance(obj, type)
     and issubclass(obj, torch.optim.Optimizer)
     and obj is not torch.optim.Optimizer
-]
+] + [LazyAdam]
 _LOSSES = [torch.nn.CrossEntropyLoss, torch.nn.MSELoss]
 _LOADERS = [torch.utils.data.DataLoader]
 _DATASETS = [SkorchDataset]

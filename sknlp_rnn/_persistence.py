@@ -14,10 +14,11 @@ losses, numpy scalar types) and imports nothing a file names; everything else is
 plain data. Members are size-checked before they are read, the metadata's
 nesting depth is bounded, and each net's weights are checked against the shapes
 its hyperparameters imply before its torch module is built. Every problem with
-the file raises :class:`~sknlp_rnn.exceptions.ModelFileError`. Depends on
-torch, safetensors, scikit-learn, ``_device`` (device resolution),
+the file raises :class:`~sknlp_rnn.exceptions.ModelFileError`.
+:class:`SafeFormatMixin` gives estimator classes ``save``/``load`` methods.
+Depends on torch, safetensors, scikit-learn, ``_device`` (device resolution),
 ``_state_codec``, ``_version`` and ``exceptions``; ``_base`` never imports this
-module.
+module (the estimator modules import both).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ._state_codec import _Reader, _Writer
 from ._version import __version__
 from .exceptions import DeviceFallbackWarning, ModelFileError, VersionMismatchWarning
 
-__all__ = ["load", "save"]
+__all__ = ["SafeFormatMixin", "load", "save"]
 
 FORMAT_VERSION = 1
 _META, _WEIGHTS, _ARRAYS = "metadata.json", "weights.safetensors", "arrays.safetensors"
@@ -204,6 +205,75 @@ def load(path, *, device=None):
             stacklevel=2,
         )
     return obj
+
+
+class SafeFormatMixin:
+    """``save`` and ``load`` methods for an estimator class (the safe format).
+
+    Mixed into the public estimators that train a torch module, so that
+    ``model.save(path)`` and ``RNNTextClassifier.load(path)`` work as
+    :func:`save` and :func:`load` do.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from sknlp_rnn import RNNTextClassifier
+    >>> X = np.array([[2, 3, 4], [5, 6, 1], [2, 4, 1], [6, 5, 5]])
+    >>> clf = RNNTextClassifier(hidden_size=4, max_epochs=1, random_state=0)
+    >>> buffer = clf.fit(X, ["a", "b", "a", "b"]).save(io.BytesIO())
+    >>> type(RNNTextClassifier.load(buffer)).__name__
+    'RNNTextClassifier'
+    """
+
+    def save(self, path):
+        """Save this estimator in the safe format (JSON + safetensors, no pickle).
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            Where to write the zip file.
+
+        Returns
+        -------
+        path : str, path-like or file object
+            The ``path`` argument.
+
+        See Also
+        --------
+        sknlp_rnn.save : The same as a function; also saves Pipelines.
+        sknlp_rnn.load : Read the file back.
+        """
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Load an estimator of this class written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            A file written by :meth:`save` or :func:`sknlp_rnn.save`.
+        device : str or None, default=None
+            Device for the net; ``None`` keeps the saved one when it exists
+            here, else the CPU.
+
+        Returns
+        -------
+        estimator : instance of this class
+            The fitted estimator.
+
+        See Also
+        --------
+        sknlp_rnn.load : Load any saved object (Pipelines too).
+        """
+        obj = load(path, device=device)
+        if not isinstance(obj, cls):
+            raise TypeError(
+                f"The file holds a {type(obj).__name__}, not a {cls.__name__}; "
+                "use sknlp_rnn.load to read any saved object."
+            )
+        return obj
 
 
 def _describe(path):

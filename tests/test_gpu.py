@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from sknlp_rnn import RNNTextClassifier, load, save
-from sknlp_rnn._base import _Net
+from sknlp_rnn._nets import TorchNet
 from sknlp_rnn._testing import (
     CASES,
     VARIANTS,
@@ -109,14 +109,14 @@ def test_loss_scaling_path_gives_the_same_model(monkeypatch):
     # float32 here: the scale is a power of two, so it must change nothing.
     X, y = _token_ids(n=64)
     plain = small_clf(device="cpu", max_epochs=3).fit(X, y)
-    initialize = _Net.initialize
+    initialize = TorchNet.initialize
 
     def with_cpu_scaler(self):
         initialize(self)
         self.grad_scaler_ = torch.amp.GradScaler("cpu")
         return self
 
-    monkeypatch.setattr(_Net, "initialize", with_cpu_scaler)
+    monkeypatch.setattr(TorchNet, "initialize", with_cpu_scaler)
     scaled = small_clf(device="cpu", max_epochs=3).fit(X, y)
     assert scaled.net_.grad_scaler_.get_scale() == 2.0**16
     assert scaled.history_[:, "train_loss"] == plain.history_[:, "train_loss"]

@@ -115,7 +115,14 @@ def test_estimator_save_and_load_methods(fitted_clf, tmp_path):
     assert_same(loaded.predict_proba(X), est.predict_proba(X))
     assert loaded.history_ is loaded.net_.history
     with pytest.raises(TypeError, match="holds a RNNTextClassifier"):
-        type("Other", (sknlp_rnn._base.BaseRNNEstimator,), {}).load(path)
+        type(
+            "Other",
+            (
+                sknlp_rnn._persistence.SafeFormatMixin,
+                sknlp_rnn._base.BaseTorchEstimator,
+            ),
+            {},
+        ).load(path)
 
 
 def test_pipeline_with_sklearn_transformers_round_trips(tmp_path):

@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from skorch import NeuralNetClassifier
 
 from sknlp_rnn import RNNTextClassifier
-from sknlp_rnn._base import _Net
+from sknlp_rnn._nets import TorchNet
 from sknlp_rnn._testing import _token_ids
 from sknlp_rnn.nn import RNNClassifierModule, RNNEncoder
 
@@ -56,7 +56,9 @@ def test_grid_search_on_a_dask_cluster():
     assert np.array_equal(remote.predict_proba(X), local.predict_proba(X))
 
 
-@pytest.mark.parametrize("base", [NeuralNetClassifier, _Net], ids=["skorch", "ours"])
+@pytest.mark.parametrize(
+    "base", [NeuralNetClassifier, TorchNet], ids=["skorch", "ours"]
+)
 def test_accelerate_mixin_trains_our_modules_on_cpu(base):
     """The recipe of the scaling page, and the same through our own net class."""
     accelerate = pytest.importorskip("accelerate")
@@ -64,6 +66,12 @@ def test_accelerate_mixin_trains_our_modules_on_cpu(base):
 
     class AcceleratedNet(AccelerateMixin, base):
         """A skorch net whose training is driven by an accelerate Accelerator."""
+
+        def get_loss(self, y_pred, y_true, *args, **kwargs):
+            # the recipe of the scaling page: modules return (output, aux_loss)
+            output, aux_loss = y_pred if isinstance(y_pred, tuple) else (y_pred, None)
+            loss = super().get_loss(output, y_true, *args, **kwargs)
+            return loss if aux_loss is None else loss + aux_loss
 
     X, y = _token_ids(n=200)
     codes = (y == "yes").astype(np.int64)

@@ -36,8 +36,9 @@ class RNNClassifierModule(nn.Module):
     >>> from sknlp_rnn.nn import RNNClassifierModule, RNNEncoder
     >>> enc = RNNEncoder(vocab_size=10, embedding_dim=4, hidden_size=8)
     >>> clf = RNNClassifierModule(enc, n_classes=3)
-    >>> tuple(clf(torch.tensor([[2, 3, 1], [4, 5, 6]])).shape)
-    (2, 3)
+    >>> scores, aux_loss = clf(torch.tensor([[2, 3, 1], [4, 5, 6]]))
+    >>> tuple(scores.shape), aux_loss
+    ((2, 3), None)
     """
 
     def __init__(
@@ -72,5 +73,6 @@ class RNNClassifierModule(nn.Module):
             parts.append(out.sum(1) / lengths[:, None].to(out.dtype))
         return torch.cat(parts, dim=1)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pool(tokens))
+    def forward(self, tokens: torch.Tensor):
+        """Class scores ``(batch, n_classes)``, and no auxiliary loss (``None``)."""
+        return self.head(self.pool(tokens)), None

@@ -5,117 +5,114 @@ Both read a batch of integer ids of shape ``(batch, n_fields)``: field 0 is the
 user, field 1 the item, further fields are categorical side features; the last
 ``bias_only_fields`` of them add a learned bias per id and nothing else. Id 0
 of every field is the "unknown" slot: its embedding and bias are zero and never
-trained, so an id never seen in training contributes nothing.
+trained, so an id never seen in training contributes nothing. Tables of one
+kind (factors of equal width, biases) share one embedding, looked up once per
+batch with per-field offsets (:class:`IdTables`).
+
+Both return ``(rating, aux_loss)``: in training, ``aux_loss`` is ``factor_l2``
+times the batch mean of the squared norms of the factor vectors looked up (the
+classic matrix-factorization penalty; biases are not penalised), ``None`` when
+``factor_l2`` is 0 or in evaluation. In evaluation the ratings are computed in
+float64, so a row's prediction does not depend on the rows beside it.
 
 Imports torch only, never scikit-learn.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._layers import output_bias, run_float64, sigmoid_range
 
-def embedding_size(n_categories: int) -> int:
-    """Embedding width for a field with ``n_categories`` distinct ids.
+# Factor tables start small: a truncated normal of this spread (fast.ai's).
+INIT_STD = 0.01
 
-    The width grows sub-linearly with the number of ids,
-    ``min(600, round(1.6 * n_categories ** 0.56))``, and is at least 1.
+
+class IdTables(nn.Module):
+    """One embedding holding a table of ``width`` columns per id field.
+
+    Field ``f`` has ``cardinalities[f]`` rows, the first (id 0) the unknown
+    slot, zero and never trained. :meth:`forward` looks up every field of a
+    batch in one call (ids plus per-field offsets); :meth:`table` gives one
+    field's rows as a view.
 
     Parameters
     ----------
-    n_categories : int
-        Number of distinct ids in the field.
-
-    Returns
-    -------
+    cardinalities : sequence of int
+        Ids per field, the unknown slot included.
     width : int
-        Embedding width.
-
-    Examples
-    --------
-    >>> from sknlp_rnn.nn import embedding_size
-    >>> embedding_size(671), embedding_size(9066)
-    (61, 263)
-    """
-    return max(1, min(600, round(1.6 * n_categories**0.56)))
-
-
-def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """Squash ``x`` into the open interval ``(low, high)`` with a scaled sigmoid.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        Scores on the real line.
-    low, high : float
-        Bounds of the output range.
-
-    Returns
-    -------
-    out : torch.Tensor
-        ``low + (high - low) * sigmoid(x)``.
+        Columns of every table.
+    sparse : bool, default=False
+        Sparse gradients (only the rows looked up), for an optimizer that
+        updates just those rows.
+    init_std : float or None, default=INIT_STD
+        Spread of the truncated-normal initialisation; ``None`` starts at zero.
 
     Examples
     --------
     >>> import torch
-    >>> from sknlp_rnn.nn import sigmoid_range
-    >>> sigmoid_range(torch.tensor([0.0]), 0.0, 5.5)
-    tensor([2.7500])
+    >>> from sknlp_rnn.nn import IdTables
+    >>> tables = IdTables([3, 5], width=2)
+    >>> tuple(tables(torch.tensor([[1, 4], [0, 2]])).shape)
+    (2, 2, 2)
+    >>> tuple(tables.table(1).shape)
+    (5, 2)
     """
-    return low + (high - low) * torch.sigmoid(x)
+
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        width: int,
+        sparse: bool = False,
+        init_std: float | None = INIT_STD,
+    ):
+        super().__init__()
+        self.cardinalities = [int(n) for n in cardinalities]
+        self.sparse = bool(sparse)
+        starts = [0]
+        for n in self.cardinalities[:-1]:
+            starts.append(starts[-1] + n)
+        self.embedding = nn.Embedding(sum(self.cardinalities), width, sparse=sparse)
+        with torch.no_grad():
+            if init_std is None:
+                self.embedding.weight.zero_()
+            else:
+                nn.init.trunc_normal_(
+                    self.embedding.weight, std=init_std, a=-2 * init_std, b=2 * init_std
+                )
+            self.embedding.weight[starts] = 0.0  # the unknown slots
+        self.register_buffer(
+            "offsets", torch.tensor(starts, dtype=torch.int64), persistent=False
+        )
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Rows of ids ``(batch, n_fields)``: ``(batch, n_fields, width)``.
+
+        The unknown slots get no gradient (their rows are multiplied by 0).
+        """
+        index = ids + self.offsets
+        weight = self.embedding.weight
+        if self.sparse:
+            rows = F.embedding(index, weight, sparse=True)
+        else:  # index_select's backward is cheaper than the embedding's on CPU
+            rows = weight.index_select(0, index.reshape(-1))
+            rows = rows.view(*index.shape, weight.size(1))
+        if torch.is_grad_enabled() and weight.requires_grad:
+            rows = rows * (ids != 0).unsqueeze(-1).to(rows.dtype)
+        return rows
+
+    def table(self, field: int) -> torch.Tensor:
+        """The rows of field ``field`` (a view, unknown slot first)."""
+        start = int(self.offsets[field])
+        return self.embedding.weight[start : start + self.cardinalities[field]]
 
 
-def _output_bias(target_mean: float, y_range: tuple[float, float] | None) -> float:
-    """The pre-sigmoid score whose output is ``target_mean``."""
-    if y_range is None:
-        return float(target_mean)
-    low, high = y_range
-    p = (target_mean - low) / (high - low)
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
-
-
-def _total(terms: list[torch.Tensor]) -> torch.Tensor:
-    """Sum of tensors without Python's ``0 +`` start (one op fewer)."""
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
-
-
-def _mean_square(rows: list[torch.Tensor]) -> torch.Tensor:
-    """Batch mean of the summed squares of looked-up embedding rows."""
-    return _total([r.square().sum() for r in rows]) / len(rows[0])
-
-
-def _lookup(table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
-    """``table(ids)``, with a cheaper backward pass for dense tables.
-
-    A dense table's rows are gathered with ``index_select``, whose backward
-    pass (one ``index_add``) costs on CPU a fraction of the embedding's
-    sort-based one; rows of id 0 are detached, so the unknown slot gets no
-    gradient, as with ``padding_idx=0``. Sparse tables, and lookups
-    without gradients, go through the embedding itself.
-    """
-    if table.sparse or not (torch.is_grad_enabled() and table.weight.requires_grad):
-        return table(ids)
-    rows = table.weight.index_select(0, ids)
-    return torch.where((ids != 0).unsqueeze(1), rows, rows.detach())
-
-
-def _factor_fields(
-    cardinalities: Sequence[int],
-    bias_only_fields: int,
-    sparse: bool | Sequence[bool],
-    at_least: int,
-) -> tuple[int, bool | list[bool]]:
-    """The number of fields with factors (embeddings), those before the
-    bias-only ones, and their ``sparse`` flags (one flag, or one per field)."""
+def _check_fields(cardinalities, bias_only_fields, at_least):
+    """The number of fields with factors (those before the bias-only ones)."""
     n_fields = len(cardinalities) - bias_only_fields
     if bias_only_fields < 0 or n_fields < at_least:
         raise ValueError(
@@ -123,31 +120,12 @@ def _factor_fields(
             f"bias_only_fields >= 0; got {len(cardinalities)} field(s), "
             f"bias_only_fields={bias_only_fields}."
         )
-    return n_fields, sparse if isinstance(sparse, bool) else list(sparse)[:n_fields]
+    return n_fields
 
 
-def _id_embeddings(
-    cardinalities: Sequence[int],
-    widths: Sequence[int],
-    sparse: bool | Sequence[bool] = False,
-):
-    """One embedding per field with a frozen all-zero unknown row at index 0.
-
-    ``sparse`` (one flag, or one per field) gives tables sparse gradients.
-    """
-    tables = nn.ModuleList()
-    if isinstance(sparse, bool):
-        sparse = [sparse] * len(cardinalities)
-    for n, width, is_sparse in zip(cardinalities, widths, sparse, strict=True):
-        table = nn.Embedding(n, width, padding_idx=0, sparse=bool(is_sparse))
-        if width > 1:
-            nn.init.trunc_normal_(table.weight, std=0.01, a=-0.02, b=0.02)
-        else:
-            nn.init.zeros_(table.weight)
-        with torch.no_grad():
-            table.weight[0].zero_()
-        tables.append(table)
-    return tables
+def _penalty(factor_l2, vectors, n_rows):
+    """``factor_l2`` x the batch mean of the squared norms of ``vectors``."""
+    return factor_l2 * sum(v.square().sum() for v in vectors) / n_rows
 
 
 class DotProductBias(nn.Module):
@@ -169,13 +147,8 @@ class DotProductBias(nn.Module):
     is one ``embedding_bag`` over the distinct users of a batch. An unknown
     user (slot 0) has an empty set.
 
-    In training mode each forward pass stores ``last_penalty``: the batch mean
-    of the squared norms of the factor vectors it looked up (with
-    ``implicit``, plus the sum of the squared norms of each user's ``y_j``),
-    an L2 term to add to the loss (classic matrix-factorization
-    regularisation). Biases are not penalised. In
-    evaluation mode the dot products are summed in float64 (and the output is
-    float64), so a row's prediction is the same whatever batch it is in.
+    ``forward`` returns ``(rating, aux_loss)`` (see the module docstring);
+    with ``implicit`` the penalty also counts each user's ``y_j``.
 
     Parameters
     ----------
@@ -194,34 +167,36 @@ class DotProductBias(nn.Module):
         ids (field 1 ids) are ``items[indptr[u]:indptr[u + 1]]``;
         ``len(indptr)`` is ``cardinalities[0] + 1``. ``None``: no implicit
         feedback. Kept as non-persistent buffers (not in ``state_dict``).
-    sparse : bool or sequence of bool, default=False
-        Sparse gradients (only the looked-up rows) for the factor tables of
-        all fields, or of the fields flagged (one flag per field), for an
-        optimizer that updates just those rows (``SGD``, ``SparseAdam``,
-        ...). Bias tables (one number per id) and the implicit-feedback table
-        stay dense.
+    sparse : bool, default=False
+        Sparse gradients (only the looked-up rows) for the factor table, for
+        an optimizer that updates just those rows (``SparseAdam``, our lazy
+        Adam, ...). The bias table and the implicit-feedback table stay dense.
     bias_only_fields : int, default=0
         Number of trailing fields that add a bias per id and no factors; the
         fields before them (at least two: user and item) have both.
+    factor_l2 : float, default=0.0
+        Weight of the penalty on the factors looked up (``aux_loss``).
 
     Examples
     --------
     >>> import torch
     >>> from sknlp_rnn.nn import DotProductBias
     >>> model = DotProductBias([4, 6], n_factors=3, y_range=(0.0, 5.5))
-    >>> tuple(model(torch.tensor([[1, 2], [3, 5]])).shape)
-    (2,)
+    >>> rating, aux_loss = model(torch.tensor([[1, 2], [3, 5]]))
+    >>> tuple(rating.shape), aux_loss
+    ((2,), None)
     >>> rated = ([0, 0, 2, 3, 3], [1, 2, 5])  # user 1: items 1, 2; user 2: 5
-    >>> svdpp = DotProductBias([4, 6], n_factors=3, implicit=rated)
-    >>> tuple(svdpp(torch.tensor([[1, 2], [3, 5]])).shape)
-    (2,)
+    >>> svdpp = DotProductBias([4, 6], n_factors=3, implicit=rated, factor_l2=0.1)
+    >>> rating, aux_loss = svdpp(torch.tensor([[1, 2], [3, 5]]))
+    >>> aux_loss.ndim
+    0
 
     A third field with a bias only (say, the day of the rating):
 
     >>> daily = DotProductBias([4, 6, 9], n_factors=3, bias_only_fields=1)
-    >>> [tuple(t.weight.shape) for t in daily.factors]
-    [(4, 3), (6, 3)]
-    >>> tuple(daily(torch.tensor([[1, 2, 8], [3, 5, 0]])).shape)
+    >>> [tuple(daily.factor_table(f).shape) for f in range(2)], daily.factor_table(2)
+    ([(4, 3), (6, 3)], None)
+    >>> tuple(daily(torch.tensor([[1, 2, 8], [3, 5, 0]]))[0].shape)
     (2,)
     """
 
@@ -233,13 +208,12 @@ class DotProductBias(nn.Module):
         dropout: float = 0.0,
         target_mean: float = 0.0,
         implicit: tuple[Sequence[int], Sequence[int]] | None = None,
-        sparse: bool | Sequence[bool] = False,
+        sparse: bool = False,
         bias_only_fields: int = 0,
+        factor_l2: float = 0.0,
     ):
         super().__init__()
-        n_fields, sparse = _factor_fields(
-            cardinalities, bias_only_fields, sparse, at_least=2
-        )
+        self.n_fields = _check_fields(cardinalities, bias_only_fields, at_least=2)
         self.implicit_factors = None
         if implicit is not None:
             indptr = torch.as_tensor(implicit[0], dtype=torch.int64)
@@ -251,19 +225,25 @@ class DotProductBias(nn.Module):
                     f"indptr[-1] == len(items); got {len(indptr)} and "
                     f"{len(items)}."
                 )
-            self.implicit_factors = _id_embeddings([cardinalities[1]], [n_factors])[0]
+            self.implicit_factors = IdTables([cardinalities[1]], n_factors)
             self.register_buffer("implicit_indptr", indptr, persistent=False)
             self.register_buffer("implicit_items", items, persistent=False)
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.factors = _id_embeddings(
-            cardinalities[:n_fields], [n_factors] * n_fields, sparse
-        )
-        self.biases = _id_embeddings(cardinalities, [1] * len(cardinalities))
+        self.factor_l2 = float(factor_l2)
+        self.factors = IdTables(cardinalities[: self.n_fields], n_factors, sparse)
+        self.biases = IdTables(cardinalities, 1, init_std=None)
         self.global_bias = nn.Parameter(
-            torch.tensor(_output_bias(target_mean, self.y_range))
+            torch.tensor(output_bias(target_mean, self.y_range))
         )
         self.dropout = nn.Dropout(dropout)
-        self.last_penalty: torch.Tensor | None = None
+
+    def factor_table(self, field: int) -> torch.Tensor | None:
+        """Factors of field ``field`` (unknown slot first), or ``None``."""
+        return self.factors.table(field) if field < self.n_fields else None
+
+    def bias_table(self, field: int) -> torch.Tensor:
+        """Biases of field ``field``, shape ``(ids, 1)`` (unknown slot first)."""
+        return self.biases.table(field)
 
     def _implicit(self, users: torch.Tensor):
         """``|N(u)| ** -0.5 * sum(y_j)`` per row, and the rows' mean ``|y_j|^2``."""
@@ -276,7 +256,7 @@ class DotProductBias(nn.Module):
             starts - offsets, counts, output_size=total
         )
         items = self.implicit_items[positions]
-        weight = self.implicit_factors.weight
+        weight = self.implicit_factors.embedding.weight
         if not self.training:
             weight = weight.double()  # as the float64 dot products below
         scale = torch.repeat_interleave(
@@ -291,36 +271,33 @@ class DotProductBias(nn.Module):
             penalty = F.embedding_bag(items, square, offsets, mode="sum")[inverse]
         return sums[inverse], penalty
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores before the output squashing, shape ``(batch,)``."""
-        vectors = [_lookup(table, x[:, f]) for f, table in enumerate(self.factors)]
-        biases = [_lookup(table, x[:, f])[:, 0] for f, table in enumerate(self.biases)]
-        if self.training:
-            self.last_penalty = _mean_square(vectors)
+    def forward(self, x: torch.Tensor):
+        """Ratings of id rows ``(batch, n_fields)``, and the auxiliary loss."""
+        vectors = self.factors(x[:, : self.n_fields])
+        biases = self.biases(x)[..., 0]
+        penalize = self.training and self.factor_l2 > 0
+        aux = _penalty(self.factor_l2, [vectors], len(x)) if penalize else None
         if self.implicit_factors is not None:
-            implicit, penalty = self._implicit(x[:, 0])
-            if self.training:
-                self.last_penalty = self.last_penalty + penalty.mean()
+            implicit, implicit_penalty = self._implicit(x[:, 0])
+            if penalize:
+                aux = aux + self.factor_l2 * implicit_penalty.mean()
         if self.dropout.p:
-            vectors = [self.dropout(v) for v in vectors]
+            vectors = self.dropout(vectors)
         if not self.training:
             # float64 sums: a row's prediction then does not depend on its batch
-            vectors = [v.double() for v in vectors]
+            vectors = vectors.double()
         if self.implicit_factors is not None:
-            vectors[0] = vectors[0] + implicit
-        if len(vectors) == 2:
-            interaction = (vectors[0] * vectors[1]).sum(1)
+            users = (vectors[:, 0] + implicit).unsqueeze(1)
+            vectors = torch.cat([users, vectors[:, 1:]], 1)
+        if self.n_fields == 2:
+            interaction = (vectors[:, 0] * vectors[:, 1]).sum(1)
         else:
-            stacked = torch.stack(vectors, 1)
-            total = stacked.sum(1)
-            interaction = 0.5 * (total * total - (stacked * stacked).sum(1)).sum(1)
-        return _total([interaction, *biases, self.global_bias])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.score(x)
+            total = vectors.sum(1)
+            interaction = 0.5 * (total * total - (vectors * vectors).sum(1)).sum(1)
+        out = interaction + biases.sum(1) + self.global_bias
         if self.y_range is not None:
             out = sigmoid_range(out, *self.y_range)
-        return out
+        return out, aux
 
 
 class CollabNN(nn.Module):
@@ -331,9 +308,8 @@ class CollabNN(nn.Module):
     through ``hidden_sizes`` ReLU layers to one output. The last
     ``bias_only_fields`` fields are not embedded: each adds a learned bias per
     id to that output. The result is passed through :func:`sigmoid_range`
-    when ``y_range`` is given. In training mode each
-    forward pass stores ``last_penalty``, the batch mean of the squared norms
-    of the embeddings it looked up.
+    when ``y_range`` is given. ``forward`` returns ``(rating, aux_loss)``
+    (see the module docstring); the MLP runs in float64 in evaluation.
 
     Parameters
     ----------
@@ -355,16 +331,18 @@ class CollabNN(nn.Module):
     bias_only_fields : int, default=0
         Number of trailing fields that add a bias per id instead of an
         embedding.
+    factor_l2 : float, default=0.0
+        Weight of the penalty on the embeddings looked up (``aux_loss``).
 
     Examples
     --------
     >>> import torch
     >>> from sknlp_rnn.nn import CollabNN
     >>> model = CollabNN([4, 6], embedding_sizes=[3, 4], hidden_sizes=(8,))
-    >>> tuple(model(torch.tensor([[1, 2], [3, 5]])).shape)
+    >>> tuple(model(torch.tensor([[1, 2], [3, 5]]))[0].shape)
     (2,)
     >>> daily = CollabNN([4, 6, 9], embedding_sizes=[3, 4], bias_only_fields=1)
-    >>> tuple(daily(torch.tensor([[1, 2, 8], [3, 5, 0]])).shape)
+    >>> tuple(daily(torch.tensor([[1, 2, 8], [3, 5, 0]]))[0].shape)
     (2,)
     """
 
@@ -378,16 +356,28 @@ class CollabNN(nn.Module):
         target_mean: float = 0.0,
         sparse: bool | Sequence[bool] = False,
         bias_only_fields: int = 0,
+        factor_l2: float = 0.0,
     ):
         super().__init__()
-        n_fields, sparse = _factor_fields(
-            cardinalities, bias_only_fields, sparse, at_least=1
-        )
+        self.n_fields = _check_fields(cardinalities, bias_only_fields, at_least=1)
+        flags = [sparse] * self.n_fields if isinstance(sparse, bool) else sparse
         self.y_range = None if y_range is None else tuple(map(float, y_range))
-        self.embeddings = _id_embeddings(
-            cardinalities[:n_fields], embedding_sizes, sparse
+        self.factor_l2 = float(factor_l2)
+        # one table per field: the widths differ
+        self.embeddings = nn.ModuleList(
+            IdTables([n], width, is_sparse)
+            for n, width, is_sparse in zip(
+                cardinalities[: self.n_fields],
+                embedding_sizes,
+                list(flags)[: self.n_fields],
+                strict=True,
+            )
         )
-        self.biases = _id_embeddings(cardinalities[n_fields:], [1] * bias_only_fields)
+        self.biases = (
+            IdTables(cardinalities[self.n_fields :], 1, init_std=None)
+            if bias_only_fields
+            else None
+        )
         layers: list[nn.Module] = [nn.Dropout(dropout)]
         width = sum(embedding_sizes)
         for hidden in hidden_sizes:
@@ -395,19 +385,31 @@ class CollabNN(nn.Module):
             width = hidden
         last = nn.Linear(width, 1)
         with torch.no_grad():
-            last.bias.fill_(_output_bias(target_mean, self.y_range))
+            last.bias.fill_(output_bias(target_mean, self.y_range))
         self.mlp = nn.Sequential(*layers, last)
-        self.last_penalty: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        embedded = [_lookup(table, x[:, f]) for f, table in enumerate(self.embeddings)]
-        if self.training:
-            self.last_penalty = _mean_square(embedded)
-        out = self.mlp(torch.cat(embedded, 1))[:, 0]
-        first = len(self.embeddings)
-        biases = [_lookup(t, x[:, first + f])[:, 0] for f, t in enumerate(self.biases)]
-        if biases:
-            out = _total([out, *biases])
+    def factor_table(self, field: int) -> torch.Tensor | None:
+        """Embeddings of field ``field`` (unknown slot first), or ``None``."""
+        return self.embeddings[field].table(0) if field < self.n_fields else None
+
+    def bias_table(self, field: int) -> torch.Tensor | None:
+        """Biases of a bias-only field ``(ids, 1)``, or ``None`` for the others."""
+        if field < self.n_fields:
+            return None
+        return self.biases.table(field - self.n_fields)
+
+    def forward(self, x: torch.Tensor):
+        """Ratings of id rows ``(batch, n_fields)``, and the auxiliary loss."""
+        embedded = [
+            table(x[:, f : f + 1])[:, 0] for f, table in enumerate(self.embeddings)
+        ]
+        penalize = self.training and self.factor_l2 > 0
+        aux = _penalty(self.factor_l2, embedded, len(x)) if penalize else None
+        joined = torch.cat(embedded, 1)
+        out = self.mlp(joined) if self.training else run_float64(self.mlp, joined)
+        out = out[:, 0]
+        if self.biases is not None:
+            out = out + self.biases(x[:, self.n_fields :])[..., 0].sum(1)
         if self.y_range is not None:
             out = sigmoid_range(out, *self.y_range)
-        return out
+        return out, aux

@@ -54,6 +54,12 @@ class LanguageModelModule(nn.Module):
         Share the embedding matrix with the decoder.
     pad_idx : int or None, default=1
         Padding id.
+    alpha : float, default=0.0
+        Activation regularisation (AR): ``alpha * mean(out ** 2)`` on the
+        dropped-out last layer outputs, added to the training loss.
+    beta : float, default=0.0
+        Temporal activation regularisation (TAR): ``beta * mean((raw[t] -
+        raw[t - 1]) ** 2)`` on the raw last layer outputs.
 
     Attributes
     ----------
@@ -69,9 +75,9 @@ class LanguageModelModule(nn.Module):
     >>> import torch
     >>> from sknlp_rnn.nn import LanguageModelModule
     >>> lm = LanguageModelModule(vocab_size=12, embedding_dim=4, hidden_size=8)
-    >>> logits, raw, out = lm(torch.tensor([[2, 3, 4], [5, 6, 7]]))
-    >>> tuple(logits.shape), lm.state is not None
-    ((2, 3, 12), True)
+    >>> logits, aux_loss = lm(torch.tensor([[2, 3, 4], [5, 6, 7]]))
+    >>> tuple(logits.shape), lm.state is not None, aux_loss
+    ((2, 3, 12), True, None)
     """
 
     def __init__(
@@ -86,8 +92,12 @@ class LanguageModelModule(nn.Module):
         weight_dropout: float = 0.0,
         tie_weights: bool = True,
         pad_idx: int | None = 1,
+        alpha: float = 0.0,
+        beta: float = 0.0,
     ):
         super().__init__()
+        self.alpha = float(alpha)
+        self.beta = float(beta)
         self.encoder = RNNEncoder(
             vocab_size=vocab_size,
             embedding_dim=embedding_dim,
@@ -160,18 +170,27 @@ class LanguageModelModule(nn.Module):
         -------
         logits : torch.Tensor of shape (batch, time, vocab_size)
             Next-token scores.
-        raw : torch.Tensor of shape (batch, time, width)
-            Last layer outputs before dropout (for temporal activation
-            regularisation).
-        out : torch.Tensor of shape (batch, time, width)
-            Last layer outputs after dropout (for activation regularisation).
+        aux_loss : torch.Tensor or None
+            In training, the AR/TAR penalty (``alpha``, ``beta``); ``None``
+            when both are 0 and in evaluation.
         """
         state = self.state
         if state is not None and _state_batch(state) != tokens.size(0):
             state = None
         logits, raw, out, new_state = self.run(tokens, state)
         self.state = [_detach(h) for h in new_state]
-        return logits, raw, out
+        return logits, self._activation_penalty(raw, out)
+
+    def _activation_penalty(self, raw, out):
+        """AR on ``out`` and TAR on ``raw`` (training only; ``None`` if off)."""
+        if not self.training or not (self.alpha or self.beta):
+            return None
+        penalty = self.alpha * out.float().pow(2).mean()
+        if self.beta and raw.size(1) > 1:
+            penalty = (
+                penalty + self.beta * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+            )
+        return penalty
 
     def step(
         self,

@@ -1,5 +1,9 @@
 """Entity-embedding network for tables: embeddings + continuous inputs -> MLP.
 
+Its ``forward`` returns ``(prediction, None)`` (no auxiliary loss); in
+evaluation it computes in float64 (:func:`~sknlp_rnn.nn._layers.run_float64`),
+so a row's prediction does not depend on the rows beside it.
+
 Imports torch only, never scikit-learn.
 """
 
@@ -9,109 +13,13 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from ._collab import sigmoid_range
-
-
-class SingleRowBatchNorm1d(nn.BatchNorm1d):
-    """``BatchNorm1d`` that accepts a training batch of one row.
-
-    A single row has no variance to normalise with, so such a batch is
-    normalised with the running statistics (as in evaluation) and leaves them
-    untouched; every other batch behaves exactly like ``nn.BatchNorm1d``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknlp_rnn.nn import SingleRowBatchNorm1d
-    >>> bn = SingleRowBatchNorm1d(3).train()
-    >>> tuple(bn(torch.ones(1, 3)).shape)
-    (1, 3)
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and x.shape[0] == 1:
-            return F.batch_norm(
-                x,
-                self.running_mean,
-                self.running_var,
-                self.weight,
-                self.bias,
-                training=False,
-                eps=self.eps,
-            )
-        return super().forward(x)
-
-
-class ConcatEmbeddings(nn.Module):
-    """Several embedding tables looked up and concatenated in one call.
-
-    Column ``c`` has ``cardinalities[c]`` codes of width ``widths[c]``. All the
-    tables live in one flat parameter, and a row's concatenated embedding is
-    gathered by a single ``embedding`` call on precomputed offsets, so the
-    number of operations per batch (kernel launches, on a GPU) does not grow
-    with the number of columns. :meth:`tables` gives each column's table as a
-    ``(cardinality, width)`` view.
-
-    Parameters
-    ----------
-    cardinalities : sequence of int
-        Number of codes of each column (code 0 included).
-    widths : sequence of int
-        Embedding width of each column.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknlp_rnn.nn import ConcatEmbeddings
-    >>> emb = ConcatEmbeddings([5, 3], [3, 2])
-    >>> out = emb(torch.tensor([[1, 2], [4, 0]]))
-    >>> tuple(out.shape)
-    (2, 5)
-    >>> bool(torch.equal(out[0, 3:], emb.tables()[1][2]))
-    True
-    """
-
-    def __init__(self, cardinalities: Sequence[int], widths: Sequence[int]):
-        super().__init__()
-        if len(cardinalities) != len(widths):
-            raise ValueError(
-                f"Got {len(cardinalities)} cardinalities but {len(widths)} "
-                "embedding sizes."
-            )
-        self.shapes = [
-            (int(n), int(d)) for n, d in zip(cardinalities, widths, strict=True)
-        ]
-        # output position -> its column, the column's width, and where the
-        # column's table starts in ``weight`` plus the position's offset in a row
-        column, width, base, start = [], [], [], 0
-        for c, (n, d) in enumerate(self.shapes):
-            column += [c] * d
-            width += [d] * d
-            base += [start + k for k in range(d)]
-            start += n * d
-        self.weight = nn.Parameter(torch.empty(start))
-        nn.init.trunc_normal_(self.weight, std=0.01, a=-0.02, b=0.02)
-        for name, values in (("column", column), ("width", width), ("base", base)):
-            buffer = torch.tensor(values, dtype=torch.int64)
-            self.register_buffer(name, buffer, persistent=False)
-
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes ``(n, n_columns)`` -> concatenated embeddings ``(n, sum(widths))``."""
-        index = codes.index_select(1, self.column) * self.width + self.base
-        return F.embedding(index, self.weight.unsqueeze(1)).squeeze(2)
-
-    def tables(self) -> list[torch.Tensor]:
-        """Each column's table, a ``(cardinality, width)`` view of ``weight``."""
-        return [
-            part.view(n, d)
-            for part, (n, d) in zip(
-                self.weight.split([n * d for n, d in self.shapes]),
-                self.shapes,
-                strict=True,
-            )
-        ]
+from ._layers import (
+    ConcatEmbeddings,
+    SingleRowBatchNorm1d,
+    run_float64,
+    sigmoid_range,
+)
 
 
 class TabularModule(nn.Module):
@@ -156,8 +64,9 @@ class TabularModule(nn.Module):
     >>> net = TabularModule([5, 3], [3, 2], n_continuous=2, hidden_sizes=(8,))
     >>> x_cat = torch.tensor([[1, 2], [4, 0]])
     >>> x_cont = torch.randn(2, 2)
-    >>> tuple(net(x_cat, x_cont).shape)
-    (2, 1)
+    >>> prediction, aux_loss = net(x_cat, x_cont)
+    >>> tuple(prediction.shape), aux_loss
+    ((2, 1), None)
     """
 
     def __init__(
@@ -210,17 +119,26 @@ class TabularModule(nn.Module):
             self.register_buffer("y_low", low)
             self.register_buffer("y_high", high)
 
-    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        """Map codes ``(n, n_categorical)`` and floats ``(n, n_continuous)``."""
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor):
+        """Map codes ``(n, n_categorical)`` and floats ``(n, n_continuous)``.
+
+        Returns ``(prediction, None)``: the module has no auxiliary loss.
+        """
         parts = []
         if x_cat.shape[1]:
             parts.append(self.embedding_dropout(self.embeddings(x_cat)))
-        if x_cont.shape[1]:
-            parts.append(self.bn_continuous(x_cont))
-        out = self.layers(torch.cat(parts, dim=1))
+        if self.training:
+            if x_cont.shape[1]:
+                parts.append(self.bn_continuous(x_cont))
+            out = self.layers(torch.cat(parts, dim=1))
+        else:
+            if x_cont.shape[1]:
+                parts.append(run_float64([self.bn_continuous], x_cont))
+            joined = torch.cat([part.double() for part in parts], dim=1)
+            out = run_float64(self.layers, joined)
         if self.y_low is not None:
             out = sigmoid_range(out, self.y_low, self.y_high)
-        return out
+        return out, None
 
 
 def _per_layer(dropout, n_layers):

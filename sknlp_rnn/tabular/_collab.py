@@ -16,25 +16,30 @@ from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from .._base import BaseRNNEstimator
+from .._base import OPTIMIZERS, BaseTorchEstimator
+from .._nets import TabularNet
+from .._optim import LazyAdam, OneCycle
+from .._persistence import SafeFormatMixin
 from ..nn import CollabNN, DotProductBias, embedding_size
-from ._training import OneCycle, PenalizedTabularNet
 from ._validation import (
     check_float32_target,
     check_n,
     encode_ids,
     learn_ids,
+    target_range,
     unseen_column,
     warn_unseen_columns,
 )
 
 _NAMES = ("user", "item")
+# Factor width of model="dot" when n_factors is None (fast.ai's MovieLens one).
+DEFAULT_N_FACTORS = 50
 
 
 # -- estimator ----------------------------------------------------------------
 
 
-class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
+class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator):
     """Collaborative filtering: predict ratings from user and item embeddings.
 
     Each user and each item gets a learned factor vector and a bias. With
@@ -71,12 +76,16 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
     alone, which starts at the mean training rating. Never an error, never NaN.
     Missing ids (NaN, None) are an error, not unknown ids.
 
-    **Weight decay.** ``weight_decay`` is an L2 penalty on the factors of the
+    **Factor penalty.** ``factor_l2`` is an L2 penalty on the factors of the
     ids in each batch, added to the mean squared error once per rating
     (classic matrix-factorization regularisation): frequent users and items
     are held back more, and rows absent from a batch are not shrunk. Biases
     (a single number per id, they cannot overfit the way factors do), the
     global bias and the dense layers of ``model="mlp"`` have no penalty.
+    ``weight_decay`` is, as in every estimator, the optimizer's weight decay
+    (off by default here). Before version 0.1, ``weight_decay`` named the
+    factor penalty and ``optimizer="adam"`` the lazy updates: pass
+    ``factor_l2`` and ``optimizer="lazy_adam"`` for those.
 
     Parameters
     ----------
@@ -108,32 +117,35 @@ class CollabFilterRegressor(RegressorMixin, BaseRNNEstimator):
         hidden layers (``"mlp"``) during training.
     y_range : "auto", tuple of (float, float) or None, default="auto"
         Output range of the scaled sigmoid. ``"auto"`` widens the observed
-        rating range by 0.5 on each side, e.g. ``(0, 5.5)`` for ratings from
-        0.5 to 5 stars. An explicit range must contain every training rating
-        (bounds included), else ``fit`` raises ``ValueError``. ``None`` gives
-        an unbounded linear output.
+        rating range by 10% of its span on each side, e.g. ``(0.05, 5.45)``
+        for ratings from 0.5 to 5 stars (the rule of
+        :class:`EntityEmbeddingRegressor`). An explicit range must contain
+        every training rating (bounds included), else ``fit`` raises
+        ``ValueError``. ``None`` gives an unbounded linear output.
     lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
         ``"one_cycle"``: the rate climbs from ``lr / 25`` to its peak ``lr``
         during the first 25% of all training batches, then follows a cosine
         down to nearly zero at the last one (Adam's momentum moves the other
         way, 0.95 to 0.85), as fast.ai's ``fit_one_cycle``; ``"constant"``
         keeps ``lr``, as do fits of under 5 batches in all.
+    factor_l2 : float, default=0.08
+        L2 penalty on the factors of the ids in each batch (see above).
     lr : float, default=1.2e-2
         (Peak) learning rate.
     max_epochs : int, default=4
         Number of passes over the ratings.
     batch_size : int, default=1536
         Ratings per batch.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
-default="adam"
-        Optimizer. ``"adam"`` updates lazily: tables with more ids than
-        ``batch_size`` (typically the items) get sparse gradients, and only
-        the rows a batch looked up are updated, Adam moments included (as
-        ``torch.optim.SparseAdam``); other parameters get dense Adam steps.
-        The other options update every parameter at every step.
-    weight_decay : float, default=0.08
-        L2 penalty on the factors of the ids in each batch (see
-        above); the optimizer itself gets no weight decay.
+    optimizer : {"lazy_adam", "adam", "adamw", "sgd", "rmsprop"} or torch \
+optimizer class, default="lazy_adam"
+        Optimizer. ``"lazy_adam"`` is Adam that updates only the factor rows
+        a batch looked up, moments included (sparse gradients, as
+        ``torch.optim.SparseAdam``; with ``model="mlp"`` for tables with more
+        ids than ``batch_size``); other parameters get dense Adam steps. The
+        other options update every parameter at every step.
+    weight_decay : float, default=0.0
+        Weight decay passed to the optimizer (every parameter, every step);
+        the factor penalty is ``factor_l2``.
     validation_fraction : float or None, default=None
         Fraction of the ratings held out to report a validation loss each
         epoch; ``None`` trains on everything.
@@ -204,7 +216,7 @@ default="adam"
     ...      ["cy", "jaws"], ["cy", "heat"]]
     >>> y = [5.0, 1.0, 4.5, 2.0, 1.5, 2.5]
     >>> model = CollabFilterRegressor(n_factors=2, max_epochs=200, lr=0.05,
-    ...                               weight_decay=0.0, device="cpu",
+    ...                               factor_l2=0.0, device="cpu",
     ...                               random_state=0)
     >>> model.fit(X, y).predict([["ann", "up"], ["dan", "up"]]).round(1)
     array([5. , 3.5])
@@ -215,7 +227,7 @@ default="adam"
     With implicit feedback (SVD++), who rated what also shapes each user:
 
     >>> svdpp = CollabFilterRegressor(n_factors=2, implicit=True, max_epochs=200,
-    ...                               lr=0.05, weight_decay=0.0, device="cpu",
+    ...                               lr=0.05, factor_l2=0.0, device="cpu",
     ...                               random_state=0)
     >>> svdpp.fit(X, y).predict([["ann", "up"], ["cy", "up"]]).round(1)
     array([5. , 4.2])
@@ -226,14 +238,16 @@ default="adam"
     >>> X_days = [row + [f"{row[0]}@{day}"]
     ...           for row, day in zip(X, ["mon", "mon", "mon", "tue", "mon", "tue"])]
     >>> daily = CollabFilterRegressor(n_factors=2, max_epochs=200, lr=0.05,
-    ...                               weight_decay=0.0, device="cpu",
+    ...                               factor_l2=0.0, device="cpu",
     ...                               random_state=0)
     >>> daily.fit(X_days, y).side_biases_["x2"].index.tolist()
     ['ann@mon', 'bob@mon', 'bob@tue', 'cy@mon', 'cy@tue']
     """
 
     _parameter_constraints: dict = {
-        **BaseRNNEstimator._parameter_constraints,
+        **BaseTorchEstimator._parameter_constraints,
+        "optimizer": [StrOptions({*OPTIMIZERS, "lazy_adam"}), callable],
+        "factor_l2": [Interval(Real, 0, None, closed="left")],
         "model": [StrOptions({"dot", "mlp"})],
         "n_factors": [None, Interval(Integral, 1, None, closed="left")],
         "implicit": ["boolean"],
@@ -255,11 +269,12 @@ default="adam"
         dropout=0.0,
         y_range="auto",
         lr_schedule="one_cycle",
+        factor_l2=0.08,
         lr=1.2e-2,
         max_epochs=4,
         batch_size=1536,
-        optimizer="adam",
-        weight_decay=0.08,
+        optimizer="lazy_adam",
+        weight_decay=0.0,
         validation_fraction=None,
         patience=None,
         callbacks=None,
@@ -276,6 +291,7 @@ default="adam"
         self.dropout = dropout
         self.y_range = y_range
         self.lr_schedule = lr_schedule
+        self.factor_l2 = factor_l2
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -320,29 +336,6 @@ default="adam"
             check_float32_target(y)
         return X if y is None else (X, y.astype(np.float32))
 
-    def _resolve_y_range(self, y):
-        low, high = float(y.min()), float(y.max())
-        if self.y_range is None:
-            return None
-        if isinstance(self.y_range, str):
-            return (low - 0.5, high + 0.5)
-        try:
-            bounds = tuple(float(b) for b in self.y_range)
-        except (TypeError, ValueError):
-            bounds = ()
-        if len(bounds) != 2 or not bounds[0] < bounds[1]:
-            raise ValueError(
-                "y_range must be 'auto', None or a pair (low, high) with low < "
-                f"high; got {self.y_range!r}."
-            )
-        if low < bounds[0] or high > bounds[1]:
-            raise ValueError(
-                f"Training ratings span [{low:g}, {high:g}], outside "
-                f"y_range={self.y_range!r}; the model could never predict them. "
-                "Widen y_range, use y_range='auto', or clip the ratings."
-            )
-        return bounds
-
     def _encode(self, X):
         return np.column_stack(
             [encode_ids(X[:, j], ids) for j, ids in enumerate(self.ids_)]
@@ -355,15 +348,21 @@ default="adam"
         """Number of side-feature columns that learn a bias only."""
         return len(self.ids_) - 2 if self.side_features == "bias" else 0
 
-    def _build_module(self, target_mean=0.0):
-        """The torch module (fresh weights); ``target_mean`` sets the first output."""
+    _net_class = TabularNet
+    _criterion = torch.nn.MSELoss
+
+    def _net_callbacks(self):
+        return [("lr_schedule", OneCycle())] if self.lr_schedule == "one_cycle" else []
+
+    def _build_module(self):
+        """The torch module (fresh weights), starting at the mean rating."""
         cardinalities = [len(ids) + 1 for ids in self.ids_]
         shared = {
             "y_range": self.y_range_,
             "dropout": self.dropout,
-            "target_mean": target_mean,
-            "sparse": self._sparse_fields(cardinalities),
+            "target_mean": self._target_mean,
             "bias_only_fields": self._bias_only_fields,
+            "factor_l2": self.factor_l2,
         }
         if self.model == "dot":
             return DotProductBias(
@@ -372,24 +371,39 @@ default="adam"
                 implicit=(
                     (self._seen.indptr, self._seen.indices) if self.implicit else None
                 ),
+                sparse=self._sparse(sum(cardinalities[: self._factor_fields])),
                 **shared,
             )
         return CollabNN(
             cardinalities,
             embedding_sizes=self.embedding_sizes_,
             hidden_sizes=tuple(self.hidden_sizes),
+            sparse=[self._sparse(n) for n in cardinalities],
             **shared,
         )
 
     @property
     def _lazy(self):
-        """Whether training uses sparse embedding gradients and LazyAdam."""
-        return self.optimizer == "adam"
+        """Whether training uses LazyAdam."""
+        return self.optimizer == "lazy_adam"
 
-    def _sparse_fields(self, cardinalities):
-        """Fields whose tables get sparse gradients: those with more ids than a
-        batch has ratings, where a dense update would touch mostly idle rows."""
-        return [self._lazy and n > self.batch_size for n in cardinalities]
+    @property
+    def _factor_fields(self):
+        """Number of columns with factors (those before the bias-only ones)."""
+        return len(self.ids_) - self._bias_only_fields
+
+    def _sparse(self, n_rows):
+        """Whether a factor table of ``n_rows`` gets sparse gradients: with lazy
+        Adam, when it has more rows than a batch has ratings (a dense update
+        would then touch mostly idle rows)."""
+        return self._lazy and n_rows > self.batch_size
+
+    def _optimizer_class(self):
+        return LazyAdam if self._lazy else super()._optimizer_class()
+
+    def _optimizer_options(self):
+        # LazyAdam fuses its dense updates itself.
+        return {} if self._lazy else super()._optimizer_options()
 
     def fit(self, X, y):
         """Learn user and item embeddings from ratings.
@@ -418,13 +432,14 @@ default="adam"
                 f"user factors of the dot product); got model={self.model!r}."
             )
         X, y = self._check_ids(X, y, reset=True)
-        self.y_range_ = self._resolve_y_range(y)
+        bounds = target_range(self.y_range, y.reshape(-1, 1).astype(np.float64))
+        self.y_range_ = None if bounds is None else tuple(float(b[0]) for b in bounds)
         self.ids_ = [learn_ids(X[:, j]) for j in range(X.shape[1])]
         embedded = self.ids_[: len(self.ids_) - self._bias_only_fields]
         if self.n_factors is not None:
             self.embedding_sizes_ = [int(self.n_factors)] * len(embedded)
         elif self.model == "dot":
-            self.embedding_sizes_ = [50] * len(embedded)
+            self.embedding_sizes_ = [DEFAULT_N_FACTORS] * len(embedded)
         else:
             self.embedding_sizes_ = [embedding_size(len(ids)) for ids in embedded]
         codes = self._encode(X)
@@ -432,26 +447,9 @@ default="adam"
             (np.ones(len(codes), dtype=bool), (codes[:, 0], codes[:, 1])),
             shape=(len(self.ids_[0]) + 1, len(self.ids_[1]) + 1),
         )
-        target_mean = float(y.mean())
-        callbacks = []
-        if self.lr_schedule == "one_cycle":
-            callbacks.append(("lr_schedule", OneCycle()))
-        self._fit_net(
-            lambda: self._build_module(target_mean),
-            codes,
-            y,
-            criterion=torch.nn.MSELoss,
-            net_class=PenalizedTabularNet,
-            callbacks=callbacks,
-            penalty=self.weight_decay,
-            lazy_adam=self._lazy,
-            optimizer__param_groups=[("*", {"weight_decay": 0.0})],
-        )
+        self._target_mean = float(y.mean())
+        self._fit_net(codes, y)
         return self
-
-    def _optimizer_options(self):
-        # LazyAdam (optimizer="adam") fuses its dense updates itself.
-        return {} if self._lazy else super()._optimizer_options()
 
     def predict(self, X):
         """Predict ratings; unknown ids are predicted from what is known.
@@ -490,19 +488,14 @@ default="adam"
 
     def _factors(self, col):
         self._check_fitted()
-        module = self.net_.module_
-        tables = module.factors if self.model == "dot" else module.embeddings
-        weight = tables[col].weight.detach().cpu().numpy()[1:].astype(np.float64)
+        table = self.net_.module_.factor_table(col)
+        weight = table.detach().cpu().numpy()[1:].astype(np.float64)
         index = pd.Index(self.ids_[col], name=self._column_name(col))
         return pd.DataFrame(weight, index=index)
 
     def _bias_table(self, col):
-        """The bias embedding of column ``col``, or None when it has none."""
-        module = self.net_.module_
-        if self.model == "dot":
-            return module.biases[col]
-        first = len(module.embeddings)  # mlp: only bias-only columns have one
-        return module.biases[col - first] if col >= first else None
+        """The bias table of column ``col``, or None when it has none."""
+        return self.net_.module_.bias_table(col)
 
     def _bias(self, col):
         self._check_fitted()
@@ -512,7 +505,7 @@ default="adam"
                 "User and item biases exist only for model='dot'; this model is "
                 f"model={self.model!r}."
             )
-        weight = table.weight.detach().cpu().numpy()[1:, 0].astype(np.float64)
+        weight = table.detach().cpu().numpy()[1:, 0].astype(np.float64)
         index = pd.Index(self.ids_[col], name=self._column_name(col))
         return pd.Series(weight, index=index, name="bias")
 

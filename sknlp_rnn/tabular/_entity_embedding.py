@@ -16,19 +16,24 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
-from .._base import BaseRNNEstimator
+from .._base import BaseTorchEstimator
+from .._nets import TabularNet
+from .._optim import OneCycle
+from .._persistence import SafeFormatMixin
 from ..nn import TabularModule, embedding_size
 from ._encoder import CategoricalEncoder
-from ._training import OneCycle, TabularNet, predict_float64
-from ._validation import FLOAT32_MAX, check_frame, check_target, column_names
+from ._validation import (
+    FLOAT32_MAX,
+    check_frame,
+    check_target,
+    column_names,
+    target_range,
+)
 
 UNKNOWN_LABEL = "<unknown>"
-# "auto" y_range: the training range of the (log) target widened on each side
-# by this fraction of its span.
-Y_RANGE_MARGIN = 0.1
 
 
-class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
+class EntityEmbeddingRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator):
     """Regression on tables with learned embeddings for categorical columns.
 
     The entity-embedding recipe (Guo & Berkhahn, 2016; the fast.ai Rossmann
@@ -81,8 +86,9 @@ class EntityEmbeddingRegressor(RegressorMixin, BaseRNNEstimator):
         both sides by 10% of its span (a sigmoid only approaches its bounds,
         so fast.ai also sets the bound above the largest target: ``(0, 1.2 *
         max(log sales))`` for Rossmann, ``(0, 5.5)`` for ratings up to 5); a pair
-        ``(low, high)`` is in the units of ``y``; ``None`` leaves the output
-        unbounded.
+        ``(low, high)`` is in the units of ``y`` and must contain every
+        training target; ``None`` leaves the output unbounded. The same rule
+        as :class:`CollabFilterRegressor`'s ``y_range``.
     log_target : bool, default=False
         Fit ``log(y)`` (``y`` must be > 0) and predict ``exp`` of the output,
         so the loss is a squared error on the relative scale.
@@ -186,7 +192,7 @@ default="adam"
     """
 
     _parameter_constraints: dict = {
-        **BaseRNNEstimator._parameter_constraints,
+        **BaseTorchEstimator._parameter_constraints,
         "categorical_features": [StrOptions({"from_dtype", "all"}), "array-like"],
         "embedding_sizes": [StrOptions({"auto"}), dict],
         "min_frequency": [
@@ -279,31 +285,6 @@ default="adam"
             if not all(isinstance(p, Real) and 0 <= p < 1 for p in dropout):
                 raise ValueError(f"dropout values must be in [0, 1), got {dropout!r}.")
 
-    def _target_range(self, target):
-        """Bounds ``(low, high)`` per output, in the units of ``target``."""
-        if self.y_range is None:
-            return None
-        if isinstance(self.y_range, str):  # "auto"
-            low, high = target.min(axis=0), target.max(axis=0)
-            span = high - low
-            span = np.where(span > 0, span, np.maximum(np.abs(high), 1.0))
-            return low - Y_RANGE_MARGIN * span, high + Y_RANGE_MARGIN * span
-        pair = np.asarray(self.y_range, dtype=np.float64).ravel()
-        if pair.size != 2 or not pair[0] < pair[1]:
-            raise ValueError(
-                f"y_range must be None, 'auto' or a pair (low, high) with low < "
-                f"high, got {self.y_range!r}."
-            )
-        if self.log_target:
-            if pair[0] <= 0:
-                raise ValueError(
-                    f"With log_target=True, y_range must be positive, got "
-                    f"{self.y_range!r}."
-                )
-            pair = np.log(pair)
-        n_outputs = target.shape[1]
-        return np.full(n_outputs, pair[0]), np.full(n_outputs, pair[1])
-
     def _embedding_sizes(self, names):
         """Resolve ``embedding_sizes`` into ``{column name: width}``."""
         cat_names = [
@@ -364,6 +345,12 @@ default="adam"
             "x_cont": np.ascontiguousarray(x_cont, dtype=np.float32),
         }
 
+    _net_class = TabularNet
+    _criterion = torch.nn.MSELoss
+
+    def _net_callbacks(self):
+        return [("lr_schedule", OneCycle())] if self.lr_schedule == "one_cycle" else []
+
     def _build_module(self):
         return TabularModule(
             cardinalities=self.encoder_.cardinalities_,
@@ -421,7 +408,7 @@ default="adam"
 
         self.target_scaler_ = StandardScaler().fit(target)
         z = self.target_scaler_.transform(target).astype(np.float32)
-        bounds = self._target_range(target)
+        bounds = target_range(self.y_range, target, log_target=self.log_target)
         self._z_range = None
         self.y_range_ = None
         if bounds is not None:
@@ -429,16 +416,7 @@ default="adam"
             self._z_range = tuple((b - scaler.mean_) / scaler.scale_ for b in bounds)
             self.y_range_ = tuple(np.exp(b) if self.log_target else b for b in bounds)
 
-        self._fit_net(
-            self._build_module,
-            inputs,
-            z,
-            criterion=torch.nn.MSELoss,
-            net_class=TabularNet,
-            callbacks=(
-                [("lr_schedule", OneCycle())] if self.lr_schedule == "one_cycle" else []
-            ),
-        )
+        self._fit_net(inputs, z)
         self.embeddings_ = self._embedding_frames()
         return self
 
@@ -478,8 +456,7 @@ default="adam"
         """
         self._check_fitted()
         X = check_frame(self, X, reset=False)
-        z = predict_float64(self.net_.module_, self._inputs(X), self.net_.device)
-        pred = self.target_scaler_.inverse_transform(z)
+        pred = self.target_scaler_.inverse_transform(self._forward(self._inputs(X)))
         if self.log_target:
             pred = np.exp(pred)
         return pred.ravel() if self._y_1d else pred

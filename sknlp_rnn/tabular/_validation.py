@@ -276,3 +276,71 @@ def check_n(n):
     """Raise ValueError unless ``n`` is a positive int."""
     if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int; got {n!r}.")
+
+
+# y_range="auto": the training range of the target widened on each side by this
+# fraction of its span (a sigmoid only approaches its bounds).
+Y_RANGE_MARGIN = 0.1
+
+
+def target_range(y_range, target, *, log_target=False):
+    """Output bounds ``(low, high)`` per target column, or ``None``.
+
+    The one ``y_range`` rule of the tabular estimators: ``"auto"`` widens the
+    training range of ``target`` by ``Y_RANGE_MARGIN`` (10%) of its span on
+    each side (a constant target by 10% of its magnitude, at least 0.1); a
+    pair ``(low, high)`` is in the units of ``y`` (so it is logged when
+    ``log_target``, and must then be positive) and must contain every training
+    target; ``None`` leaves the output unbounded.
+
+    Parameters
+    ----------
+    y_range : None, "auto" or pair of float
+        The estimator's ``y_range``.
+    target : ndarray of shape (n_samples, n_outputs)
+        The training target the net fits (``log(y)`` with ``log_target``).
+    log_target : bool, default=False
+        Whether ``target`` is ``log(y)``.
+
+    Returns
+    -------
+    bounds : tuple of (ndarray, ndarray) or None
+        Lower and upper bound per output, in the units of ``target``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknlp_rnn.tabular._validation import target_range
+    >>> low, high = target_range("auto", np.array([[1.0], [5.0]]))
+    >>> float(low[0]), float(high[0])
+    (0.6, 5.4)
+    """
+    if y_range is None:
+        return None
+    low, high = target.min(axis=0), target.max(axis=0)
+    if isinstance(y_range, str):  # "auto"
+        span = high - low
+        span = np.where(span > 0, span, np.maximum(np.abs(high), 1.0))
+        return low - Y_RANGE_MARGIN * span, high + Y_RANGE_MARGIN * span
+    try:
+        pair = np.asarray(y_range, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        pair = np.array([])
+    if pair.size != 2 or not pair[0] < pair[1]:
+        raise ValueError(
+            "y_range must be None, 'auto' or a pair (low, high) with low < high; "
+            f"got {y_range!r}."
+        )
+    if log_target:
+        if pair[0] <= 0:
+            raise ValueError(
+                f"With log_target=True, y_range must be positive, got {y_range!r}."
+            )
+        pair = np.log(pair)
+    if (low < pair[0]).any() or (high > pair[1]).any():
+        raise ValueError(
+            f"Training targets span [{low.min():g}, {high.max():g}], outside "
+            f"y_range={y_range!r}; the model could never predict them. Widen "
+            "y_range, use y_range='auto', or clip the targets."
+        )
+    return np.full(target.shape[1], pair[0]), np.full(target.shape[1], pair[1])

@@ -5,14 +5,9 @@ Depends on torch, scikit-learn and numpy.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.utils.validation import check_array, validate_data
-from torch.utils.data import DataLoader, Sampler, Subset
-from torch.utils.data.dataloader import default_collate
 
 
 def _is_ragged(X):
@@ -129,84 +124,3 @@ def _object_to_numbers(X, name):
             "array that holds strings. Turn text into ids with Tokenizer and Vocab "
             "first."
         ) from exc
-
-
-def row_lengths(X, pad_idx):
-    """Length of each row up to and including its last non-pad token."""
-    if torch.is_tensor(X):
-        positions = torch.arange(1, X.shape[1] + 1, device=X.device)
-        return ((X != pad_idx) * positions).amax(1)
-    return ((X != pad_idx) * np.arange(1, X.shape[1] + 1)).max(1)
-
-
-def trim_collate(batch, pad_idx):
-    """Collate a batch, then cut the pad columns every row of it has."""
-    Xb, *rest = default_collate(batch)
-    # on the host, in numpy: the batch is still in CPU memory here
-    width = max(1, int(row_lengths(Xb.numpy(), pad_idx).max()))
-    return [Xb[:, :width], *rest]
-
-
-class BucketBatchSampler(Sampler):
-    """Batches of rows of similar length, in random order.
-
-    Rows are shuffled, cut into pools of ``pool_batches * batch_size``, each pool
-    is sorted by length and cut into batches, and the batches are shuffled, so
-    little compute goes to pads while every epoch still sees new batches.
-
-    Parameters
-    ----------
-    lengths : array-like of int
-        Real length of each row.
-    batch_size : int
-        Rows per batch.
-    pool_batches : int, default=50
-        Batches per sorted pool.
-
-    Examples
-    --------
-    >>> from sknlp_rnn.text._batching import BucketBatchSampler
-    >>> batches = list(BucketBatchSampler([1, 9, 2, 8], batch_size=2))
-    >>> sorted(sorted(b) for b in batches)
-    [[0, 2], [1, 3]]
-    """
-
-    def __init__(self, lengths, batch_size, pool_batches=50):
-        self.lengths = np.asarray(lengths)
-        self.batch_size = batch_size
-        self.pool_batches = pool_batches
-
-    def __len__(self):
-        return int(np.ceil(len(self.lengths) / self.batch_size))
-
-    def __iter__(self):
-        order = torch.randperm(len(self.lengths)).numpy()
-        pool = self.batch_size * self.pool_batches
-        batches = []
-        for start in range(0, len(order), pool):
-            chunk = order[start : start + pool]
-            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-            batches += [
-                chunk[i : i + self.batch_size].tolist()
-                for i in range(0, len(chunk), self.batch_size)
-            ]
-        for i in torch.randperm(len(batches)).tolist():
-            yield batches[i]
-
-
-def dataset_tokens(dataset):
-    """The id matrix behind a skorch Dataset or a ``Subset`` of one."""
-    if isinstance(dataset, Subset):
-        return dataset_tokens(dataset.dataset)[np.asarray(dataset.indices)]
-    return dataset.X
-
-
-def bucket_loader(dataset, batch_size, pad_idx, **kwargs):
-    """A DataLoader with length-bucketed batches and pad trimming."""
-    lengths = row_lengths(np.asarray(dataset_tokens(dataset)), pad_idx)
-    return DataLoader(
-        dataset,
-        batch_sampler=BucketBatchSampler(lengths, batch_size),
-        collate_fn=partial(trim_collate, pad_idx=pad_idx),
-        **kwargs,
-    )

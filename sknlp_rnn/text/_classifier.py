@@ -14,11 +14,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from skorch.callbacks import EpochScoring
 
-from .._base import BaseRNNEstimator, _Net
+from .._base import BaseTorchEstimator
+from .._nets import BucketNet
+from .._persistence import SafeFormatMixin
 from ..nn import RNNClassifierModule, RNNEncoder
 from ..nn._classifier import POOLINGS
 from ..nn._encoder import CELLS
-from ._batching import bucket_loader, check_token_ids, fitted_vocab_size
+from ._batching import check_token_ids, fitted_vocab_size
 from ._transfer import (
     check_compatible,
     discriminative_lrs,
@@ -33,20 +35,7 @@ def _accuracy(net, X, y):
     return float(np.mean(net.predict_proba(X).argmax(1) == np.asarray(y)))
 
 
-class _BucketNet(_Net):
-    """skorch net whose training batches group rows of similar length."""
-
-    def __init__(self, *args, pad_idx=1, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.pad_idx = pad_idx
-
-    def get_iterator(self, dataset, training=False):
-        if not training:
-            return super().get_iterator(dataset, training=False)
-        return bucket_loader(dataset, self.batch_size, self.pad_idx)
-
-
-class RNNTextClassifier(ClassifierMixin, BaseRNNEstimator):
+class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
     """Recurrent text classifier over token ids (many-to-one RNN).
 
     Each document (a row of token ids, e.g. the output of :class:`Vocab`) is
@@ -185,7 +174,7 @@ default="adam"
     """
 
     _parameter_constraints: dict = {
-        **BaseRNNEstimator._parameter_constraints,
+        **BaseTorchEstimator._parameter_constraints,
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 1, None, closed="left")],
@@ -281,6 +270,26 @@ default="adam"
             pad_idx=self.pad_idx,
         )
 
+    _net_class = BucketNet
+    _criterion = torch.nn.CrossEntropyLoss
+
+    def _net_kwargs(self):
+        kwargs = {"pad_idx": self.pad_idx}
+        if self.lr_decay != 1.0:
+            kwargs["optimizer__param_groups"] = discriminative_lrs(
+                self._n_encoder_layers, self.lr, self.lr_decay
+            )
+        return kwargs
+
+    def _net_callbacks(self):
+        callbacks = unfreezing_callbacks(
+            self._n_encoder_layers, self.freeze_encoder_epochs
+        )
+        if self.validation_fraction is not None:
+            scoring = EpochScoring(_accuracy, name="valid_acc", lower_is_better=False)
+            callbacks.append(("valid_acc", scoring))
+        return callbacks
+
     def _build_module(self):
         return RNNClassifierModule(
             self._build_encoder(),
@@ -322,31 +331,8 @@ default="adam"
             check_compatible(self, lm, X)
             self.vocab_size_ = lm.vocab_size_
             n_layers = lm.n_layers
-        net_kwargs = {}
-        if self.lr_decay != 1.0:
-            net_kwargs["optimizer__param_groups"] = discriminative_lrs(
-                n_layers, self.lr, self.lr_decay
-            )
-        callbacks = unfreezing_callbacks(n_layers, self.freeze_encoder_epochs)
-        if self.validation_fraction is not None:
-            callbacks.append(
-                (
-                    "valid_acc",
-                    EpochScoring(_accuracy, name="valid_acc", lower_is_better=False),
-                )
-            )
-        self._fit_net(
-            self._build_module,
-            X,
-            y_codes.astype(np.int64),
-            criterion=torch.nn.CrossEntropyLoss,
-            net_class=_BucketNet,
-            stratify=y_codes,
-            clip_norm=self.clip_norm,
-            callbacks=callbacks,
-            pad_idx=self.pad_idx,
-            **net_kwargs,
-        )
+        self._n_encoder_layers = n_layers
+        self._fit_net(X, y_codes.astype(np.int64), stratify=y_codes)
         return self
 
     def _ids(self, X):

@@ -15,14 +15,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import ProgressBar
 
-from .._base import BaseRNNEstimator
+from .._base import BaseTorchEstimator
+from .._nets import StreamNet
+from .._persistence import SafeFormatMixin
 from ..nn import LanguageModelModule
 from ..nn._encoder import CELLS
 from ._batching import check_token_ids, fitted_vocab_size
 from ._lm_reading import LMReading
 from ._stream import (
     ResetState,
-    StreamNet,
     StreamScores,
     TailSplit,
     check_tail_split,
@@ -30,7 +31,7 @@ from ._stream import (
 )
 
 
-class SequenceLMRegressor(DensityMixin, LMReading, BaseRNNEstimator):
+class SequenceLMRegressor(DensityMixin, LMReading, SafeFormatMixin, BaseTorchEstimator):
     """Recurrent language model trained with truncated backpropagation through time.
 
     The rows of ``X`` (token ids, e.g. the output of :class:`Vocab`) are read as
@@ -202,7 +203,7 @@ default="adam"
     """
 
     _parameter_constraints: dict = {
-        **BaseRNNEstimator._parameter_constraints,
+        **BaseTorchEstimator._parameter_constraints,
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 1, None, closed="left")],
@@ -315,7 +316,18 @@ default="adam"
             weight_dropout=self.weight_dropout,
             tie_weights=self.tie_weights,
             pad_idx=self.pad_idx,
+            alpha=self.alpha,
+            beta=self.beta,
         )
+
+    _net_class = StreamNet
+    _criterion = torch.nn.CrossEntropyLoss
+
+    def _net_kwargs(self):
+        return {"bptt": self.bptt, "vary_bptt": self.vary_bptt}
+
+    def _net_callbacks(self):
+        return [("reset_state", ResetState()), ("scores", StreamScores())]
 
     def _train_split(self, n_samples, seed, stratify=None):
         """The tail of the stream validates (never random rows)."""
@@ -324,12 +336,10 @@ default="adam"
         check_tail_split(self.validation_fraction, n_samples)
         return TailSplit(self.validation_fraction)
 
-    def _callbacks(self, *, has_valid, n_batches, clip_norm=None):
+    def _callbacks(self, *, has_valid, n_batches):
         """The base's callbacks, counted in windows rather than rows of data."""
         callbacks = super()._callbacks(
-            has_valid=has_valid,
-            n_batches=math.ceil(n_batches / self.bptt),
-            clip_norm=clip_norm,
+            has_valid=has_valid, n_batches=math.ceil(n_batches / self.bptt)
         )
         return [
             (name, ProgressBar(batches_per_epoch="count"))
@@ -362,20 +372,7 @@ default="adam"
                 f"X holds {stream.size} token(s) once pads are dropped; a language "
                 "model needs at least 2 to learn a next token."
             )
-        self._fit_net(
-            self._build_module,
-            stream,
-            None,
-            criterion=torch.nn.CrossEntropyLoss,
-            net_class=StreamNet,
-            clip_norm=self.clip_norm,
-            iterator_train_shuffle=False,
-            callbacks=[("reset_state", ResetState()), ("scores", StreamScores())],
-            bptt=self.bptt,
-            vary_bptt=self.vary_bptt,
-            alpha=self.alpha,
-            beta=self.beta,
-        )
+        self._fit_net(stream, None)
         self.net_.module_.reset_state()
         return self
 
@@ -549,7 +546,7 @@ default="adam"
                 if k + 1 == n_tokens:
                     break
                 tokens = tokens.to(device)
-                with self.net_._autocast():
+                with self.net_.autocast():
                     out, state = module.encoder(tokens[:, None], None, state)
                 out = out.float()
                 logp = torch.log_softmax(module.decoder(out).double(), dim=-1)

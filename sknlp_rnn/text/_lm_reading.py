@@ -78,7 +78,7 @@ class LMReading:
             state = None
             for start in range(0, tokens.size(1), chunk):
                 part = (lengths - start).clamp(0, chunk)
-                with self.net_._autocast():  # the precision it trained in
+                with self.net_.autocast():  # the precision it trained in
                     out, new_state = module.encoder(
                         tokens[:, start : start + chunk].to(device), part, state
                     )

@@ -229,9 +229,11 @@ def test_y_range(fitted):
     span = y.max() - y.min()
     np.testing.assert_allclose(low, [y.min() - 0.1 * span])
     np.testing.assert_allclose(high, [y.max() + 0.1 * span])
-    tight = model(y_range=(0.0, 1.0), max_epochs=5).fit(X, y)
+    tight = model(y_range=(y.min(), y.min() + 1.1 * span), max_epochs=5).fit(X, y)
     pred = tight.predict(X)
-    assert pred.min() >= 0.0 and pred.max() <= 1.0
+    assert pred.min() >= y.min() and pred.max() <= y.min() + 1.1 * span
+    with pytest.raises(ValueError, match="outside y_range"):
+        model(y_range=(0.0, 1.0)).fit(X, y)
     assert model(y_range=None, max_epochs=2).fit(X, y).y_range_ is None
     logged = model(log_target=True, max_epochs=2).fit(X, np.exp(y))
     np.testing.assert_allclose(logged.y_range_[1], np.exp(y.max() + 0.1 * span))

@@ -8,17 +8,20 @@ def test_shapes_and_layers():
     net = TabularModule(
         [4, 7], [2, 3], n_continuous=3, n_outputs=2, hidden_sizes=(8, 5)
     )
-    out = net(torch.tensor([[1, 6], [0, 0], [3, 2]]), torch.randn(3, 3))
-    assert out.shape == (3, 2)
+    out, aux_loss = net(torch.tensor([[1, 6], [0, 0], [3, 2]]), torch.randn(3, 3))
+    assert out.shape == (3, 2) and aux_loss is None
     assert [t.shape for t in net.embeddings.tables()] == [(4, 2), (7, 3)]
     assert net.layers[0].in_features == 2 + 3 + 3
 
 
 def test_no_embeddings_or_no_continuous():
     mlp = TabularModule([], [], n_continuous=2, hidden_sizes=(4,))
-    assert mlp(torch.zeros(5, 0, dtype=torch.long), torch.randn(5, 2)).shape == (5, 1)
+    assert mlp(torch.zeros(5, 0, dtype=torch.long), torch.randn(5, 2))[0].shape == (
+        5,
+        1,
+    )
     emb = TabularModule([3], [2], n_continuous=0, hidden_sizes=())
-    assert emb(torch.tensor([[1], [2]]), torch.zeros(2, 0)).shape == (2, 1)
+    assert emb(torch.tensor([[1], [2]]), torch.zeros(2, 0))[0].shape == (2, 1)
 
 
 def test_y_range_bounds_the_output():
@@ -27,11 +30,26 @@ def test_y_range_bounds_the_output():
     with torch.no_grad():
         net.layers[0].weight.fill_(100.0)
         net.layers[0].bias.zero_()
-        out = net(torch.zeros(3, 0, dtype=torch.long), torch.tensor([[-5.0], [0], [5]]))
+        x_cont = torch.tensor([[-5.0], [0], [5]])
+        out, _ = net(torch.zeros(3, 0, dtype=torch.long), x_cont)
     assert out.min() >= -1.0 and out.max() <= 2.0
-    assert torch.allclose(out[1], torch.tensor(0.5), atol=1e-6)
+    assert torch.allclose(out[1], torch.tensor(0.5, dtype=out.dtype), atol=1e-6)
     with pytest.raises(ValueError, match="low < high"):
         TabularModule([], [], n_continuous=1, y_range=(1.0, 1.0))
+
+
+def test_evaluation_is_float64_and_independent_of_the_batch():
+    torch.manual_seed(0)
+    net = TabularModule([5, 4], [3, 2], n_continuous=3, hidden_sizes=(64, 32)).eval()
+    x_cat = torch.randint(0, 4, (50, 2))
+    x_cont = torch.randn(50, 3)
+    full, _ = net(x_cat, x_cont)
+    assert full.dtype == torch.float64
+    # float64 rounding (1e-16) is far below what float32 weights resolve
+    part = net(x_cat[7:9], x_cont[7:9])[0]
+    torch.testing.assert_close(part, full[7:9], rtol=1e-12, atol=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision: still
+        assert net(x_cat, x_cont)[0].dtype == torch.float64
 
 
 def test_per_layer_dropout_and_validation():

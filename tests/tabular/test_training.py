@@ -5,11 +5,8 @@ import pytest
 import torch
 
 from sknlp_rnn import CollabFilterRegressor, EntityEmbeddingRegressor
-from sknlp_rnn.tabular._training import (
-    ONE_CYCLE_PCT_START,
-    LazyAdam,
-    WholeTensorBatches,
-)
+from sknlp_rnn._batches import WholeTensorBatches, on_device
+from sknlp_rnn._optim import ONE_CYCLE_PCT_START, LazyAdam
 
 
 def rows_seen(batches):
@@ -150,28 +147,30 @@ def test_lazy_adam_leaves_untouched_rows_and_their_moments_alone():
     assert not torch.allclose(dense[2:], after_first[2:])
 
 
-def test_collab_adam_is_lazy_on_large_tables_only():
+def test_collab_lazy_adam_is_sparse_on_large_tables_only():
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.integers(0, 5, 200), rng.integers(0, 100, 200)])
     y = rng.uniform(1, 5, 200)
     model = CollabFilterRegressor(batch_size=32, max_epochs=1, random_state=0)
     module = model.fit(X, y).net_.module_
     assert isinstance(model.net_.optimizer_, LazyAdam)
-    assert [t.sparse for t in module.factors] == [False, True]
-    dense = CollabFilterRegressor(optimizer="adamw", batch_size=32, max_epochs=1)
+    assert module.factors.sparse  # one table of 105 rows > 32 ratings a batch
+    small = CollabFilterRegressor(batch_size=256, max_epochs=1).fit(X, y)
+    assert not small.net_.module_.factors.sparse
+    mlp = CollabFilterRegressor(model="mlp", batch_size=32, max_epochs=1).fit(X, y)
+    assert [t.sparse for t in mlp.net_.module_.embeddings] == [False, True]
+    dense = CollabFilterRegressor(optimizer="adam", batch_size=32, max_epochs=1)
     dense.fit(X, y)
-    assert not any(t.sparse for t in dense.net_.module_.factors)
-    assert not isinstance(dense.net_.optimizer_, LazyAdam)
+    assert not dense.net_.module_.factors.sparse
+    assert type(dense.net_.optimizer_) is torch.optim.Adam
 
 
 def test_training_data_are_copied_to_the_device_once_per_fit():
     from skorch.dataset import Dataset
 
-    from sknlp_rnn.tabular._training import _on_device
-
     dataset = Dataset({"a": np.arange(6), "b": np.ones((6, 2))}, np.arange(6.0))
-    X, y = _on_device(dataset, "cpu")
-    X2, y2 = _on_device(dataset, "cpu")
+    X, y = on_device(dataset, "cpu")
+    X2, y2 = on_device(dataset, "cpu")
     assert X2["a"] is X["a"] and y2 is y  # the same tensors: no second copy
     assert torch.is_tensor(y) and X["b"].shape == (6, 2)
     batches = WholeTensorBatches(X, y, torch.tensor([4, 1, 3]), 2, shuffle=True)

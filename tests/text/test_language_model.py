@@ -8,10 +8,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from sknlp_rnn import SequenceLMRegressor, Tokenizer, Vocab
+from sknlp_rnn._batches import StreamBatches
 from sknlp_rnn._testing import tolerance
 from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.exceptions import NotFittedError
-from sknlp_rnn.text._stream import StreamBatches, TailSplit, join_rows
+from sknlp_rnn.text._stream import TailSplit, join_rows
 
 FAST = {"embedding_dim": 16, "hidden_size": 32, "n_layers": 1, "random_state": 0}
 

@@ -1,0 +1,167 @@
+"""Optimisation pieces (private): the one-cycle learning-rate callback
+(:class:`OneCycle`) and the optimizer for sparse embedding gradients
+(:class:`LazyAdam`).
+
+A leaf module: depends on torch, skorch and ``_device``.
+"""
+
+from __future__ import annotations
+
+import torch
+from skorch.callbacks import Callback
+from torch.optim.adam import adam as functional_adam
+
+from ._device import fused_adam_available
+
+# Fraction of the one-cycle steps spent warming up (fast.ai's fit_one_cycle).
+ONE_CYCLE_PCT_START = 0.25
+# Fewer steps than this keep ``lr`` constant: too short to warm up and anneal.
+ONE_CYCLE_MIN_STEPS = 5
+
+
+class LazyAdam(torch.optim.Optimizer):
+    """Adam that updates only the embedding rows a batch touched.
+
+    Parameters with dense gradients get Adam's usual update. A parameter with
+    a sparse gradient (``nn.Embedding(sparse=True)``) has only the rows in
+    its gradient updated, moments included ("lazy" Adam, as
+    ``torch.optim.SparseAdam``): a step then costs in proportion to the batch,
+    not to the size of the user and item tables, and rows absent from a batch
+    keep their moments instead of decaying them. Bias corrections count each
+    parameter's steps. ``lr`` and ``betas`` live in the parameter groups, so
+    :class:`OneCycle` schedules them.
+
+    Parameters
+    ----------
+    params : iterable of tensors or dicts
+        Parameters or parameter groups.
+    lr : float, default=1e-3
+        Learning rate.
+    betas : tuple of (float, float), default=(0.9, 0.999)
+        Decay rates of the first and second moments.
+    eps : float, default=1e-8
+        Added to the denominator.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient (of the touched rows only, for a
+        sparse gradient), as Adam's ``weight_decay``.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            dense = []
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if param.grad.is_sparse:
+                    self._sparse_step(param, group)
+                else:
+                    dense.append(param)
+            if dense:
+                self._dense_step(dense, group)
+        return loss
+
+    def _dense_step(self, params, group):
+        """Adam on dense gradients: torch's functional Adam, fused where it can."""
+        fused = fused_adam_available(params[0].device) and all(
+            p.dtype.is_floating_point for p in params
+        )
+        states = [self.state[p] for p in params]
+        for param, state in zip(params, states, strict=True):
+            if not state:
+                device = param.device if fused else None
+                state["step"] = torch.zeros((), dtype=torch.float32, device=device)
+                state["exp_avg"] = torch.zeros_like(param)
+                state["exp_avg_sq"] = torch.zeros_like(param)
+        beta1, beta2 = group["betas"]
+        functional_adam(
+            params,
+            [p.grad for p in params],
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [],
+            [s["step"] for s in states],
+            foreach=False,
+            fused=fused,
+            amsgrad=False,
+            beta1=beta1,
+            beta2=beta2,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=False,
+        )
+
+    def _sparse_step(self, param, group):
+        """Adam on the rows in ``param``'s sparse gradient only."""
+        state = self.state[param]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(param)
+            state["exp_avg_sq"] = torch.zeros_like(param)
+        state["step"] += 1
+        (beta1, beta2), step = group["betas"], state["step"]
+        grad, decay = param.grad.coalesce(), group["weight_decay"]
+        rows, values = grad.indices()[0], grad.values()
+        if decay:
+            values = values.add(param.index_select(0, rows), alpha=decay)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        mean = exp_avg.index_select(0, rows).lerp_(values, 1 - beta1)
+        square = exp_avg_sq.index_select(0, rows).mul_(beta2)
+        square.addcmul_(values, values, value=1 - beta2)
+        exp_avg.index_copy_(0, rows, mean)
+        exp_avg_sq.index_copy_(0, rows, square)
+        denom = square.div_(1 - beta2**step).sqrt_().add_(group["eps"])
+        update = mean.div_(denom).mul_(-group["lr"] / (1 - beta1**step))
+        param.index_add_(0, rows, update)
+
+
+class OneCycle(Callback):
+    """The one-cycle learning-rate policy, stepped after every training batch.
+
+    Over all training batches of ``max_epochs`` epochs (counted exactly from
+    the training set at the first epoch), the rate warms up from ``lr / 25``
+    to ``lr`` during the first ``ONE_CYCLE_PCT_START`` (a quarter) of the
+    steps, then anneals (cosine) to nearly zero (Smith, 2018; fast.ai's
+    ``fit_one_cycle``). With an optimizer that has momentum (Adam's first
+    beta, or SGD/RMSprop ``momentum > 0``), the momentum moves the opposite
+    way between 0.95 and 0.85. Fits of fewer than ``ONE_CYCLE_MIN_STEPS``
+    batches in all keep ``lr`` constant. Each training batch's rate is
+    recorded in the history as ``event_lr``.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.scheduler_ = None
+        self.steps_ = None
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        if self.steps_ is not None:
+            return
+        self.steps_ = net.max_epochs * -(-len(dataset_train) // net.batch_size)
+        if self.steps_ < ONE_CYCLE_MIN_STEPS:
+            return
+        defaults = net.optimizer_.defaults
+        self.scheduler_ = torch.optim.lr_scheduler.OneCycleLR(
+            net.optimizer_,
+            max_lr=net.lr,
+            total_steps=self.steps_,
+            pct_start=ONE_CYCLE_PCT_START,
+            cycle_momentum="betas" in defaults or defaults.get("momentum", 0) > 0,
+        )
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        scheduler = self.scheduler_
+        if not training or scheduler is None:
+            return
+        # the rate this batch used, as skorch's LRScheduler records it
+        net.history.record_batch("event_lr", scheduler.get_last_lr()[0])
+        if scheduler.last_epoch < scheduler.total_steps - 1:  # ends at the minimum
+            scheduler.step()
