@@ -469,17 +469,6 @@ default="adam"
         )
         return out
 
-    def _log_likelihood(self, X):
-        """Summed log-likelihood of every predicted token, and their count."""
-        _, seqs = self._documents(X)
-        total, count = self._reader().log_likelihood(seqs)
-        if count == 0:
-            raise ValueError(
-                "X holds no token to predict: every row is a single token. Give "
-                "rows of at least 2 tokens (or keep bos_idx)."
-            )
-        return total, count
-
     def score(self, X, y=None):
         """Mean log-likelihood per predicted token (higher is better).
 
@@ -498,7 +487,13 @@ default="adam"
         score : float
             Mean natural-log probability of the actual next tokens.
         """
-        total, count = self._log_likelihood(X)
+        _, seqs = self._documents(X)
+        total, count = self._reader().log_likelihood(seqs)
+        if count == 0:
+            raise ValueError(
+                "X holds no token to predict: every row is a single token. Give "
+                "rows of at least 2 tokens (or keep bos_idx)."
+            )
         return total / count
 
     def perplexity(self, X):

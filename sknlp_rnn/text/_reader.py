@@ -204,6 +204,10 @@ class LMReader:
         log_proba = torch.log_softmax(self.module.decoder(out).double(), dim=-1)
         if self.cache is None:
             return log_proba
+        return self._mix_cache(log_proba, out, reading, start, part, following)
+
+    def _mix_cache(self, log_proba, out, reading, start, part, following):
+        """``log_proba`` with the cache mixed in; ``reading``'s memory grows."""
         if reading.memory is None:
             reading.memory = CacheMemory.empty(len(out), out.size(2), out.device)
         steps = torch.arange(out.size(1), device=out.device)
