@@ -15,6 +15,7 @@ from torch.torch_version import TorchVersion
 
 __all__ = [
     "PRECISIONS",
+    "autocast_context",
     "check_precision",
     "deterministic_kernels",
     "fused_adam_available",
@@ -113,6 +114,37 @@ def fused_adam_available(device):
     if torch.device(device).type == "cuda":
         return True
     return TorchVersion(torch.__version__) >= (2, 4)
+
+
+def autocast_context(precision, device):
+    """The context in which forward passes run in ``precision`` on ``device``.
+
+    Parameters
+    ----------
+    precision : {"32", "bf16", "fp16"}
+        The precision the model trained in.
+    device : str or torch.device
+        The model's device.
+
+    Returns
+    -------
+    context : context manager
+        ``torch.autocast`` in the precision's dtype, or a null context for
+        ``"32"`` (and for ``"fp16"`` off CUDA, where float16 never runs).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknlp_rnn._device import autocast_context
+    >>> with autocast_context("bf16", "cpu"):
+    ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+    torch.bfloat16
+    """
+    dtype = PRECISIONS[precision]
+    device_type = torch.device(device).type
+    if dtype is None or (dtype is torch.float16 and device_type != "cuda"):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device_type, dtype=dtype)
 
 
 def to_float32(out):

@@ -21,7 +21,6 @@ Depends on torch, skorch, numpy and the leaf modules ``_device`` and
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 
@@ -39,7 +38,7 @@ from ._batches import (
     on_device,
     unwrap_subsets,
 )
-from ._device import PRECISIONS, to_float32
+from ._device import autocast_context, to_float32
 
 __all__ = ["BucketNet", "StreamNet", "TabularNet", "TorchNet"]
 
@@ -103,16 +102,8 @@ class TorchNet(NeuralNet):
         )
         return self
 
-    def autocast(self):
-        """The ``torch.autocast`` context of ``precision`` (or a no-op)."""
-        dtype = PRECISIONS.get(self.precision)
-        device_type = torch.device(self.device or "cpu").type
-        if dtype is None or (dtype is torch.float16 and device_type != "cuda"):
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device_type, dtype=dtype)
-
     def infer(self, x, **fit_params):
-        with self.autocast():
+        with autocast_context(self.precision, self.device or "cpu"):
             return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

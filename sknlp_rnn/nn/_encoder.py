@@ -121,6 +121,62 @@ class RNNEncoder(nn.Module):
             return functional_call(rnn, dropped, (x, state))
         return rnn(x, state)
 
+    def run_layers(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        state: list | None = None,
+    ):
+        """Embedding, dropout and the recurrent layers, with every layer output.
+
+        The encoder's one pass: :meth:`forward` returns its ``output``
+        unpacked, and a language model also reads ``raw`` (for temporal
+        activation regularisation).
+
+        Parameters
+        ----------
+        tokens : torch.Tensor of shape (batch, time)
+            Token ids.
+        lengths : torch.Tensor of shape (batch,), default=None
+            Real lengths of the rows: the layers then run on a packed sequence
+            (pads never change the result). ``None`` means every position is
+            real.
+        state : list, default=None
+            Per-layer initial hidden states; ``None`` starts from zeros.
+
+        Returns
+        -------
+        raw : torch.Tensor of shape (batch, time, output_size) or PackedSequence
+            Last layer outputs before their dropout (packed when ``lengths`` is
+            given).
+        output : torch.Tensor of shape (batch, time, output_size) or \
+PackedSequence
+            The same after dropout.
+        state : list
+            Per-layer final hidden states (tuples ``(h, c)`` for LSTM).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sknlp_rnn.nn import RNNEncoder
+        >>> enc = RNNEncoder(vocab_size=10, embedding_dim=4, hidden_size=8,
+        ...                  n_layers=2, dropout=0.5).eval()
+        >>> raw, out, state = enc.run_layers(torch.tensor([[2, 3, 4]]))
+        >>> bool(torch.equal(raw, out)), len(state)  # no dropout in eval mode
+        (True, 2)
+        """
+        x = _dropout_packed(self.embed(tokens), self.dropout, self.training)
+        if lengths is not None:
+            x = pack_padded_sequence(
+                x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+            )
+        raw, new_state = x, []
+        for i, rnn in enumerate(self.rnns):
+            raw, h = self._run_layer(rnn, x, None if state is None else state[i])
+            new_state.append(h)
+            x = _dropout_packed(raw, self.dropout, self.training)
+        return raw, x, new_state
+
     def forward(
         self,
         tokens: torch.Tensor,
@@ -147,19 +203,9 @@ class RNNEncoder(nn.Module):
         state : list
             Per-layer final hidden states (tuples ``(h, c)`` for LSTM).
         """
-        x = _dropout_packed(self.embed(tokens), self.dropout, self.training)
-        total = tokens.size(1)
+        _, x, new_state = self.run_layers(tokens, lengths, state)
         if lengths is not None:
-            x = pack_padded_sequence(
-                x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
-            )
-        new_state = []
-        for i, rnn in enumerate(self.rnns):
-            x, h = self._run_layer(rnn, x, None if state is None else state[i])
-            new_state.append(h)
-            x = _dropout_packed(x, self.dropout, self.training)
-        if lengths is not None:
-            x, _ = pad_packed_sequence(x, batch_first=True, total_length=total)
+            x, _ = pad_packed_sequence(x, batch_first=True, total_length=tokens.size(1))
         return x, new_state
 
     def last_hidden(self, state: list) -> torch.Tensor:

@@ -6,7 +6,6 @@ Imports torch only, never scikit-learn.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._encoder import RNNEncoder
@@ -148,15 +147,8 @@ class LanguageModelModule(nn.Module):
         new_state : list
             Per-layer final hidden states.
         """
-        enc = self.encoder
-        x = F.dropout(enc.embed(tokens), enc.dropout, self.training)
-        new_state = []
-        raw = x
-        for i, rnn in enumerate(enc.rnns):
-            raw, h = enc._run_layer(rnn, x, None if state is None else state[i])
-            new_state.append(h)
-            x = F.dropout(raw, enc.dropout, self.training)
-        return self.decoder(x), raw, x, new_state
+        raw, out, new_state = self.encoder.run_layers(tokens, state=state)
+        return self.decoder(out), raw, out, new_state
 
     def forward(self, tokens: torch.Tensor):
         """Next-token logits for a window, continuing from the carried state.

@@ -222,7 +222,7 @@ optimizer class, default="lazy_adam"
     array([5. , 3.5])
     >>> model.recommend("ann", n=1).round(1)
        item  predicted_rating
-    0  heat               1.6
+    0  heat               1.7
 
     With implicit feedback (SVD++), who rated what also shapes each user:
 

@@ -104,6 +104,64 @@ def mix_cache(log_proba, outputs, pos, memory, *, size, theta, lam):
     return torch.where(readable.any(-1, keepdim=True), mixed, log_proba)
 
 
+@dataclass(frozen=True)
+class NeuralCache:
+    """The cache's three settings, applied while a document is read.
+
+    Parameters
+    ----------
+    size : int
+        Number of preceding positions a query may read.
+    theta : float
+        Sharpness on cosine similarity.
+    lam : float
+        Weight of the cache's distribution in the mixture.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknlp_rnn.text._cache import CacheMemory, NeuralCache
+    >>> cache = NeuralCache(size=4, theta=10.0, lam=0.5)
+    >>> log_proba = torch.full((1, 2, 3), 1 / 3, dtype=torch.float64).log()
+    >>> outputs = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    >>> mixed, memory = cache.read(
+    ...     log_proba, outputs, torch.tensor([[0, 1]]), CacheMemory.empty(1, 2, "cpu"),
+    ...     following=torch.tensor([[2, 0]]), real=torch.tensor([[True, True]]))
+    >>> mixed[0, 1].exp().round(decimals=3).tolist()  # 2 followed the same output
+    [0.167, 0.167, 0.667]
+    """
+
+    size: int
+    theta: float
+    lam: float
+
+    def read(self, log_proba, outputs, pos, memory, *, following, real):
+        """Mix the cache into ``log_proba`` at positions ``pos`` (batch, time).
+
+        The positions flagged ``real`` are added to ``memory`` first (a query
+        reads only earlier keys, so a position never reads itself), with
+        ``following`` (batch, time) as the token that came after each one.
+
+        Returns
+        -------
+        log_proba : torch.Tensor of shape (batch, time, vocab_size)
+            The mixed log-probabilities.
+        memory : CacheMemory
+            The memory with those positions, trimmed to ``size`` per row.
+        """
+        memory = memory.extend(outputs, following, torch.where(real, pos, -1))
+        log_proba = mix_cache(
+            log_proba,
+            outputs,
+            pos,
+            memory,
+            size=self.size,
+            theta=self.theta,
+            lam=self.lam,
+        )
+        return log_proba, memory.latest(self.size)
+
+
 def tune_cache(
     lm,
     X,

@@ -6,6 +6,7 @@ Depends on torch, skorch, scikit-learn and numpy.
 from __future__ import annotations
 
 import math
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,17 +22,19 @@ from .._persistence import SafeFormatMixin
 from ..nn import LanguageModelModule
 from ..nn._encoder import CELLS
 from ._batching import check_token_ids, fitted_vocab_size
-from ._lm_reading import LMReading
+from ._cache import NeuralCache
+from ._reader import LMReader, sample_tokens
 from ._stream import (
     ResetState,
     StreamScores,
     TailSplit,
     check_tail_split,
+    documents,
     join_rows,
 )
 
 
-class SequenceLMRegressor(DensityMixin, LMReading, SafeFormatMixin, BaseTorchEstimator):
+class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
     """Recurrent language model trained with truncated backpropagation through time.
 
     The rows of ``X`` (token ids, e.g. the output of :class:`Vocab`) are read as
@@ -378,6 +381,30 @@ default="adam"
 
     # -- prediction ------------------------------------------------------------------
 
+    def _documents(self, X):
+        """Validated ids (unknown -> unk) and the documents the model reads."""
+        self._check_fitted()
+        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=False, any_width=True)
+        X = np.where(X >= self.vocab_size_, self.unk_idx, X)
+        seqs = documents(
+            X, pad_idx=self.pad_idx, bos_idx=self.bos_idx, empty=self.unk_idx
+        )
+        return X, seqs
+
+    def _reader(self):
+        """An :class:`LMReader` of the fitted module with the current settings."""
+        cache = None
+        if self.cache_size:
+            cache = NeuralCache(self.cache_size, self.cache_theta, self.cache_lambda)
+        return LMReader(
+            self.net_.module_,
+            device=self.net_.device,
+            precision=self.net_.precision,  # the precision it trained in
+            pad_idx=self.pad_idx,
+            batch_size=self.batch_size,
+            cache=cache,
+        )
+
     def predict_proba(self, X):
         """Distribution of the next token after each row.
 
@@ -391,9 +418,8 @@ default="adam"
         proba : ndarray of shape ``(n_documents, vocab_size_)``
             Probability of every token id coming next.
         """
-        _, seqs = self._rows(X)
-        logits, _ = self._last_logits(seqs)
-        return torch.softmax(logits, dim=1).numpy()
+        _, seqs = self._documents(X)
+        return torch.softmax(self._reader().last_log_proba(seqs), dim=1).numpy()
 
     def predict(self, X):
         """Most likely next token id after each row.
@@ -408,11 +434,9 @@ default="adam"
         ids : ndarray of shape (n_documents,)
             Predicted next token ids.
         """
-        _, seqs = self._rows(X)
-        logits, _ = self._last_logits(seqs)
-        return logits.argmax(1).numpy()
+        _, seqs = self._documents(X)
+        return self._reader().last_log_proba(seqs).argmax(1).numpy()
 
-    @torch.no_grad()
     def predict_tokens(self, X):
         """Predicted next token at every position of every row.
 
@@ -427,12 +451,12 @@ default="adam"
             ``ids[i, t]`` is the most likely token after ``X[i, :t + 1]``, so it
             predicts ``X[i, t + 1]``; ``pad_idx`` where ``X`` holds a pad.
         """
-        X, seqs = self._rows(X)
+        X, seqs = self._documents(X)
         pieces = [[] for _ in seqs]
-        for rows, _, logp, part, *_ in self._read(seqs):
-            best = logp.argmax(-1).cpu().numpy()
-            for j, i in enumerate(rows):
-                pieces[i].append(best[j, : int(part[j])])
+        for chunk in self._reader().read(seqs):
+            best = chunk.log_proba.argmax(-1).cpu().numpy()
+            for j, i in enumerate(chunk.rows):
+                pieces[i].append(best[j, : int(chunk.part[j])])
         real = X != self.pad_idx
         out = np.full(X.shape, self.pad_idx, dtype=np.int64)
         offsets = [len(s) - n for s, n in zip(seqs, real.sum(1), strict=True)]
@@ -441,27 +465,6 @@ default="adam"
             + [np.concatenate(p)[k:] for p, k in zip(pieces, offsets, strict=True)]
         )
         return out
-
-    @torch.no_grad()
-    def _log_likelihood(self, X):
-        """Summed log-likelihood of every predicted token, and their count."""
-        _, seqs = self._rows(X)
-        total, count = 0.0, 0
-        for _, start, logp, part, lengths, _, following, _ in self._read(seqs):
-            # the last token of a row has no target
-            positions = torch.arange(logp.size(1))[None, :]
-            has_target = (positions < lengths[:, None] - 1 - start) & (
-                positions < part[:, None]
-            )
-            picked = logp.cpu().gather(-1, following.cpu()[..., None]).squeeze(-1)
-            total += float(picked[has_target].sum())
-            count += int(has_target.sum())
-        if count == 0:
-            raise ValueError(
-                "X holds no token to predict: every row is a single token. Give "
-                "rows of at least 2 tokens (or keep bos_idx)."
-            )
-        return total, count
 
     def score(self, X, y=None):
         """Mean log-likelihood per predicted token (higher is better).
@@ -481,7 +484,13 @@ default="adam"
         score : float
             Mean natural-log probability of the actual next tokens.
         """
-        total, count = self._log_likelihood(X)
+        _, seqs = self._documents(X)
+        total, count = self._reader().log_likelihood(seqs)
+        if count == 0:
+            raise ValueError(
+                "X holds no token to predict: every row is a single token. Give "
+                "rows of at least 2 tokens (or keep bos_idx)."
+            )
         return total / count
 
     def perplexity(self, X):
@@ -499,7 +508,6 @@ default="adam"
         """
         return float(np.exp(-self.score(X)))
 
-    @torch.no_grad()
     def generate(self, X, n_tokens, temperature=1.0, top_k=None, random_state=None):
         """Continue each row by sampling ``n_tokens`` tokens.
 
@@ -529,48 +537,13 @@ default="adam"
             raise ValueError(f"temperature must be >= 0, got {temperature!r}.")
         if top_k is not None and (not isinstance(top_k, Integral) or top_k < 1):
             raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}.")
-        _, seqs = self._rows(X)
-        generator = torch.Generator().manual_seed(
-            int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        _, seqs = self._documents(X)
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        choose = partial(
+            sample_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            generator=torch.Generator().manual_seed(int(seed)),
+            banned=self.pad_idx,
         )
-        logits, states = self._last_logits(seqs)
-        result = np.empty((len(seqs), n_tokens), dtype=np.int64)
-        module = self.net_.module_
-        device = self.net_.device
-        for rows, state, memory in states.values():
-            last = logits[torch.as_tensor(rows)]
-            pos = torch.as_tensor([len(seqs[i]) - 1 for i in rows], device=device)
-            for k in range(n_tokens):
-                tokens = self._sample(last, temperature, top_k, generator)
-                result[rows, k] = tokens.numpy()
-                if k + 1 == n_tokens:
-                    break
-                tokens = tokens.to(device)
-                with self.net_.autocast():
-                    out, state = module.encoder(tokens[:, None], None, state)
-                out = out.float()
-                logp = torch.log_softmax(module.decoder(out).double(), dim=-1)
-                if memory is not None:
-                    memory.fill(pos, tokens)
-                    pos = pos + 1
-                    logp, memory = self._read_cache(
-                        logp,
-                        out,
-                        pos[:, None],
-                        memory,
-                        tokens[:, None],  # a placeholder until the next sample
-                        torch.ones_like(tokens[:, None], dtype=torch.bool),
-                    )
-                last = logp[:, 0].cpu()
-        return result
-
-    def _sample(self, logits, temperature, top_k, generator):
-        logits = logits.clone()
-        logits[:, self.pad_idx] = -torch.inf
-        if temperature == 0 or top_k == 1:
-            return logits.argmax(1)
-        if top_k is not None and top_k < logits.size(1):
-            kth = logits.topk(top_k, dim=1).values[:, -1:]
-            logits[logits < kth] = -torch.inf
-        proba = torch.softmax(logits / temperature, dim=1)
-        return torch.multinomial(proba, 1, generator=generator)[:, 0]
+        return self._reader().generate(seqs, n_tokens, choose)

@@ -90,7 +90,7 @@ def test_cache_window(lm, repeated):
 
 def test_cache_across_chunks_and_ragged_batches(lm, repeated, monkeypatch):
     """Memory carries across chunks; rows of other lengths do not disturb it."""
-    from sknlp_rnn.text import _lm_reading
+    from sknlp_rnn.text import _reader
 
     cached = _with_cache(lm, batch_size=3)
     X = [repeated[0].tolist(), repeated[1, :7].tolist(), repeated[2, :25].tolist()]
@@ -98,7 +98,7 @@ def test_cache_across_chunks_and_ragged_batches(lm, repeated, monkeypatch):
     alone = [cached.predict_tokens([row])[0] for row in X]
     for got, want in zip(cached.predict_tokens(X), alone, strict=True):
         np.testing.assert_array_equal(got[: len(want)], want)
-    monkeypatch.setattr(_lm_reading, "_LOGIT_BUDGET", 1)  # 16-token chunks
+    monkeypatch.setattr(_reader, "_LOGIT_BUDGET", 1)  # 16-token chunks
     tol = tolerance(cached.device_)
     np.testing.assert_allclose(cached.predict_proba(X), whole[0], **tol)
     if cached.device_ == "cpu":  # on CUDA a near-tie may flip with the kernel

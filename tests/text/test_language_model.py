@@ -108,14 +108,14 @@ def test_predict_tokens_shape_and_alignment(numbers_lm):
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_long_rows_are_read_in_chunks(numbers, monkeypatch, cell):
     """Rows longer than a chunk carry their state across chunks exactly."""
-    from sknlp_rnn.text import _lm_reading
+    from sknlp_rnn.text import _reader
 
     train, test, _ = numbers
     lm = SequenceLMRegressor(**FAST, cell=cell, max_epochs=1).fit(train[:, :3000])
     X = [test[0, :70].tolist(), test[0, 100:117].tolist(), test[0, 200:205].tolist()]
     whole = (lm.predict_proba(X), lm.predict_tokens(X), lm.score(X))
     prompts = lm.generate(X, 5, random_state=0)
-    monkeypatch.setattr(_lm_reading, "_LOGIT_BUDGET", 1)  # 16-token chunks
+    monkeypatch.setattr(_reader, "_LOGIT_BUDGET", 1)  # 16-token chunks
     np.testing.assert_allclose(lm.predict_proba(X), whole[0], rtol=1e-5)
     np.testing.assert_array_equal(lm.predict_tokens(X), whole[1])
     assert lm.score(X) == pytest.approx(whole[2], rel=1e-6)
