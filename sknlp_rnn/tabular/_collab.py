@@ -230,7 +230,7 @@ optimizer class, default="lazy_adam"
     ...                               lr=0.05, factor_l2=0.0, device="cpu",
     ...                               random_state=0)
     >>> svdpp.fit(X, y).predict([["ann", "up"], ["cy", "up"]]).round(1)
-    array([5. , 4.2])
+    array([5., 3.])
 
     A third column is a side feature, here the user and day of each rating:
     each value learns a bias (``side_biases_``).
