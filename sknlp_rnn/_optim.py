@@ -31,6 +31,13 @@ class LazyAdam(torch.optim.Optimizer):
     parameter's steps. ``lr`` and ``betas`` live in the parameter groups, so
     :class:`OneCycle` schedules them.
 
+    Why not torch's ``SparseAdam`` (sparse table) plus ``Adam`` (the rest),
+    which compute the same updates (they differ only in where ``eps`` enters
+    the denominator)? One optimizer is cheaper per step:
+    ``benchmarks/lazy_adam.py`` measured 0.79x their time per training step of
+    the default collaborative-filtering model on MovieLens-sized ids (CPU, one
+    thread), and one optimizer is what skorch and the one-cycle schedule drive.
+
     Parameters
     ----------
     params : iterable of tensors or dicts

@@ -14,7 +14,6 @@ import torch
 from scipy import sparse
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
 
 from .._base import OPTIMIZERS, BaseTorchEstimator
 from .._nets import TabularNet
@@ -22,7 +21,7 @@ from .._optim import LazyAdam, OneCycle
 from .._persistence import SafeFormatMixin
 from ..nn import CollabNN, DotProductBias, embedding_size
 from ._validation import (
-    check_float32_target,
+    check_id_matrix,
     check_n,
     encode_ids,
     learn_ids,
@@ -49,43 +48,19 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
     user and item embeddings are concatenated and fed through a small ReLU
     network instead.
 
-    **Input.** Column 0 of ``X`` holds user ids and column 1 item ids: a
-    DataFrame with any column names, a 2-column array or a list of pairs. Ids
-    are any hashable values (numbers, strings, ...), need not be contiguous and
-    may be negative; a table learned in ``fit`` maps them to embedding rows. A
-    list of pairs mixing strings and numbers is read by NumPy as all strings;
-    pass a DataFrame to keep each column's type.
-
-    **Side features.** Further columns are accepted as categorical side
-    features (the user and day of the rating, a genre, ...). With
-    ``side_features="bias"`` (the default) each value of such a column adds a
-    learned bias: a "user@day" column learns each user's mood on each day
-    (timeSVD's day-specific user bias), a genre column how much better a
-    genre is rated. With ``side_features="factors"`` each column also gets
-    factors that interact with every other column by dot products, as in a
-    factorization machine (``model="dot"``), or is one more concatenated
-    embedding (``model="mlp"``). So any number of columns from two up is
-    valid; this is also why scikit-learn's estimator checks, which vary the
-    column count, all apply.
-
-    **Unknown ids.** Row 0 of every embedding is an "unknown" slot whose
-    factors and bias are zero and never trained. An id not seen in ``fit``
-    maps to it, so it contributes nothing: with ``model="dot"`` an unknown
-    user's rating of a known item is the global bias plus the item's bias
-    (through the sigmoid), and an unknown user and item get the global bias
-    alone, which starts at the mean training rating. Never an error, never NaN.
-    Missing ids (NaN, None) are an error, not unknown ids.
-
-    **Factor penalty.** ``factor_l2`` is an L2 penalty on the factors of the
-    ids in each batch, added to the mean squared error once per rating
-    (classic matrix-factorization regularisation): frequent users and items
-    are held back more, and rows absent from a batch are not shrunk. Biases
-    (a single number per id, they cannot overfit the way factors do), the
-    global bias and the dense layers of ``model="mlp"`` have no penalty.
-    ``weight_decay`` is, as in every estimator, the optimizer's weight decay
-    (off by default here). Before version 0.1, ``weight_decay`` named the
+    Column 0 of ``X`` holds user ids and column 1 item ids (any hashable
+    values); further columns are categorical side features (the user and day
+    of a rating, a genre), each value of which learns a bias by default
+    (``side_features``). Row 0 of every table is an "unknown" slot, zero and
+    never trained: an id not seen in ``fit`` contributes nothing, so its
+    prediction comes from what is known (never an error, never NaN); missing
+    ids are an error. ``factor_l2`` penalises the factors a batch looks up
+    (classic matrix-factorization regularisation; biases are not penalised).
+    The user guide (:doc:`/user_guide/collaborative_filtering`) explains each
+    of these, with figures. Before version 0.1, ``weight_decay`` named the
     factor penalty and ``optimizer="adam"`` the lazy updates: pass
-    ``factor_l2`` and ``optimizer="lazy_adam"`` for those.
+    ``factor_l2`` and ``optimizer="lazy_adam"`` for those (``weight_decay`` is
+    now, as in every estimator, the optimizer's weight decay).
 
     Parameters
     ----------
@@ -313,29 +288,6 @@ optimizer class, default="lazy_adam"
 
     # -- validation ------------------------------------------------------------
 
-    def _check_ids(self, X, y=None, *, reset):
-        """Validate ``X`` (and ``y``) and return the id matrix as given."""
-        name = type(self).__name__
-        if reset:
-            X, y = validate_data(self, X, y, dtype=None, y_numeric=True, reset=True)
-        else:
-            X = validate_data(self, X, dtype=None, reset=False)
-        if X.dtype.kind == "c":
-            raise ValueError(f"Complex data not supported by {name}.")
-        if X.shape[1] < 2:
-            raise ValueError(
-                f"{name} needs at least two columns (user id, item id); got "
-                f"{X.shape[1]} feature(s)."
-            )
-        if X.dtype == object and pd.isna(X).any():
-            raise ValueError(
-                f"Input X contains NaN or None ids; {name} needs every user and "
-                "item id. Drop those rows or give them an id of their own."
-            )
-        if y is not None:
-            check_float32_target(y)
-        return X if y is None else (X, y.astype(np.float32))
-
     def _encode(self, X):
         return np.column_stack(
             [encode_ids(X[:, j], ids) for j, ids in enumerate(self.ids_)]
@@ -431,7 +383,7 @@ optimizer class, default="lazy_adam"
                 "implicit=True needs model='dot' (implicit feedback augments the "
                 f"user factors of the dot product); got model={self.model!r}."
             )
-        X, y = self._check_ids(X, y, reset=True)
+        X, y = check_id_matrix(self, X, y, reset=True)
         bounds = target_range(self.y_range, y.reshape(-1, 1).astype(np.float64))
         self.y_range_ = None if bounds is None else tuple(float(b[0]) for b in bounds)
         self.ids_ = [learn_ids(X[:, j]) for j in range(X.shape[1])]
@@ -469,7 +421,7 @@ optimizer class, default="lazy_adam"
             Predicted ratings.
         """
         self._check_fitted()
-        X = self._check_ids(X, reset=False)
+        X = check_id_matrix(self, X, reset=False)
         codes = self._encode(X)
         unseen = (
             unseen_column(self._column_name(j), X[:, j], codes[:, j] == 0, ids)

@@ -246,6 +246,35 @@ def warn_unseen_columns(estimator, described, *, stacklevel):
 # -- ids of CollabFilterRegressor ---------------------------------------------
 
 
+def check_id_matrix(estimator, X, y=None, *, reset):
+    """Validate a matrix of ids (user, item, side columns) and the ratings.
+
+    Returns the id matrix as given (any hashable ids) and, with ``y``, the
+    ratings as float32 (refused beyond the float32 range). Raises ``ValueError``
+    for complex values, fewer than two columns, or missing ids.
+    """
+    name = type(estimator).__name__
+    if reset:
+        X, y = validate_data(estimator, X, y, dtype=None, y_numeric=True, reset=True)
+    else:
+        X = validate_data(estimator, X, dtype=None, reset=False)
+    if X.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported by {name}.")
+    if X.shape[1] < 2:
+        raise ValueError(
+            f"{name} needs at least two columns (user id, item id); got "
+            f"{X.shape[1]} feature(s)."
+        )
+    if X.dtype == object and pd.isna(X).any():
+        raise ValueError(
+            f"Input X contains NaN or None ids; {name} needs every user and "
+            "item id. Drop those rows or give them an id of their own."
+        )
+    if y is not None:
+        check_float32_target(y)
+    return X if y is None else (X, y.astype(np.float32))
+
+
 def learn_ids(column):
     """Distinct ids of one column, sorted when the ids are comparable."""
     try:
