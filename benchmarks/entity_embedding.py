@@ -42,7 +42,6 @@ from threadpoolctl import threadpool_limits
 
 from sknlp_rnn import CategoricalEncoder, EntityEmbeddingRegressor
 from sknlp_rnn._device import fused_adam_available
-from sknlp_rnn._optim import predict_float64
 from sknlp_rnn.datasets import load_diamonds
 from sknlp_rnn.nn import TabularModule, embedding_size
 
@@ -136,14 +135,21 @@ def plain_torch_fit(X, price, params, random_state, device="cpu"):
             order = torch.randperm(n, device=device)
             for rows in order.split(batch_size):
                 optimizer.zero_grad()
-                pred = module(x_cat[rows], x_cont[rows])
+                pred, _ = module(x_cat[rows], x_cont[rows])
                 loss = loss_fn(pred, z[rows])
                 loss.backward()
                 optimizer.step()
                 schedule.step()
 
     def predict_log(frame):
-        out = predict_float64(module, inputs(frame), device)
+        module.eval()  # evaluates in float64, as the estimator predicts
+        x = inputs(frame)
+        with torch.no_grad():
+            out, _ = module(
+                torch.as_tensor(x["x_cat"], device=device),
+                torch.as_tensor(x["x_cont"], device=device),
+            )
+        out = out.cpu().numpy()
         return y_scaler.inverse_transform(out).ravel()
 
     return predict_log

@@ -32,10 +32,12 @@ import torch
 from _common import add_device_arguments, summary, sync
 
 from sknlp_rnn import SequenceLMRegressor
+from sknlp_rnn._batches import StreamBatches
+from sknlp_rnn._device import fused_adam_available
 from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.nn import LanguageModelModule
 from sknlp_rnn.text import tune_cache
-from sknlp_rnn.text._stream import StreamBatches, join_rows
+from sknlp_rnn.text._stream import join_rows
 
 # The documented recipe for human numbers (see examples/plot_human_numbers.py).
 SETTINGS = {
@@ -113,8 +115,12 @@ def fit_plain(X, settings, seed, device="cpu", precision="32"):
             s["weight_dropout"],
             s["tie_weights"],
             s["pad_idx"],
+            alpha=s["alpha"],
+            beta=s["beta"],
         ).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=s["lr"], fused=fused_adam_available(device)
+        )
         stream = join_rows(X, pad_idx=s["pad_idx"], bos_idx=s["bos_idx"])
         batches = StreamBatches(stream, s["batch_size"], s["bptt"], vary=True)
         for _ in range(s["max_epochs"]):
@@ -124,13 +130,11 @@ def fit_plain(X, settings, seed, device="cpu", precision="32"):
                 x, y = x.to(device), y.to(device)
                 optimizer.zero_grad()
                 with autocast:
-                    logits, raw, out = model(x)
+                    logits, penalty = model(x)  # the module's AR/TAR penalty
                 loss = torch.nn.functional.cross_entropy(
                     logits.float().reshape(-1, vocab_size), y.reshape(-1)
                 )
-                loss = loss + s["alpha"] * out.pow(2).mean()
-                if raw.size(1) > 1:
-                    loss = loss + s["beta"] * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+                loss = loss + penalty
                 if scaler is None:
                     loss.backward()
                 else:

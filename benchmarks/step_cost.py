@@ -40,10 +40,15 @@ from sknlp_rnn import (
     RNNTextClassifier,
     SequenceLMRegressor,
 )
+from sknlp_rnn._batches import (
+    BucketBatchSampler,
+    StreamBatches,
+    row_lengths,
+    trim_collate,
+)
 from sknlp_rnn._optim import LazyAdam
 from sknlp_rnn.datasets import human_numbers
-from sknlp_rnn.text._batching import BucketBatchSampler, row_lengths, trim_collate
-from sknlp_rnn.text._stream import StreamBatches, join_rows
+from sknlp_rnn.text._stream import join_rows
 
 # aten operations that only make views or read metadata: no kernel launch
 _NO_KERNEL = {
@@ -144,7 +149,7 @@ def plain_entity(est, X, y, epochs, device):
         for rows in torch.randperm(len(z), device=device).split(est.batch_size):
             optimizer.zero_grad()
             loss = torch.nn.functional.mse_loss(
-                module(x_cat[rows], x_cont[rows]), z[rows]
+                module(x_cat[rows], x_cont[rows])[0], z[rows]
             )
             loss.backward()
             optimizer.step()
@@ -155,7 +160,7 @@ def plain_entity(est, X, y, epochs, device):
 def plain_collab(est, X, y, epochs, device):
     codes = torch.as_tensor(est._encode(np.asarray(X)), device=device)
     target = torch.as_tensor(y, dtype=torch.float32, device=device)
-    module = est._build_module(float(target.mean())).to(device)
+    module = est._build_module().to(device)
     optimizer = LazyAdam(module.parameters(), lr=est.lr)
     steps = epochs * -(-len(target) // est.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -165,8 +170,8 @@ def plain_collab(est, X, y, epochs, device):
     for _ in range(epochs):
         for rows in torch.randperm(len(target), device=device).split(est.batch_size):
             optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(module(codes[rows]), target[rows])
-            (loss + est.weight_decay * module.last_penalty).backward()
+            rating, penalty = module(codes[rows])  # factor_l2 x the squares
+            (torch.nn.functional.mse_loss(rating, target[rows]) + penalty).backward()
             optimizer.step()
             schedule.step()
     return steps
@@ -187,12 +192,11 @@ def plain_lm(est, X, y, epochs, device):
             x, t = data[:, start : start + size], data[:, start + 1 : start + size + 1]
             start += size
             optimizer.zero_grad()
-            logits, raw, out = module(x)
+            logits, penalty = module(x)  # the module's AR/TAR penalty
             loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.size(-1)), t.reshape(-1)
             )
-            loss = loss + est.alpha * out.pow(2).mean()
-            loss = loss + est.beta * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+            loss = loss + penalty
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), est.clip_norm)
             optimizer.step()
@@ -217,7 +221,7 @@ def plain_text(est, X, y, epochs, device):
         for xb, yb in loader:
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(
-                module(xb.to(device)), yb.to(device)
+                module(xb.to(device))[0], yb.to(device)
             )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), est.clip_norm)

@@ -30,9 +30,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from sknlp_rnn import RNNTextClassifier, Tokenizer, Vocab
+from sknlp_rnn._batches import BucketBatchSampler, row_lengths, trim_collate
 from sknlp_rnn._device import fused_adam_available, resolve_device
 from sknlp_rnn.datasets import load_tweet_sentiment
-from sknlp_rnn.text._batching import BucketBatchSampler, row_lengths, trim_collate
 
 PARAMS = {
     "embedding_dim": 100,
@@ -70,7 +70,7 @@ def plain_torch_fit(clf, X, y):
     for _ in range(clf.max_epochs):
         for xb, yb in loader:
             optimizer.zero_grad()
-            loss = loss_fn(module(xb.to(device)), yb.to(device))
+            loss = loss_fn(module(xb.to(device))[0], yb.to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), clf.clip_norm)
             optimizer.step()
