@@ -1,22 +1,80 @@
-"""Tiny fitted-estimator cases shared by the tests (private).
+"""The one test registry: every public estimator's test settings (private).
 
-``CASES`` maps a public class name to a function returning ``(estimator, X, y)``
-on a few rows of made-up data, with costly settings shrunk, so generic tests
-(persistence, pickling, GPU, demo) cover every estimator in
-``sknlp_rnn.__all__``. A new public estimator gets an entry here; the tests fail
-with a message saying so until it has one. Depends on torch, numpy and pandas.
+``REGISTRY`` maps each public estimator class to an :class:`Entry`: its tiny
+data, its shrunk parameters, what sklearn's common checks add to them, the
+fitted states its plain case does not reach, and the common checks expected to
+fail with their reasons. The common checks (``tests/test_common.py``),
+persistence, GPU, global-RNG and demo tests all read it, so adding an estimator
+means one file plus one entry here; :func:`missing_entries` names what lacks
+one. Depends on torch, numpy, pandas and the public package.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
+import sknlp_rnn
+from sknlp_rnn import (
+    CategoricalEncoder,
+    CollabFilterRegressor,
+    DateFeatures,
+    EntityEmbeddingRegressor,
+    RNNTextClassifier,
+    SequenceLMRegressor,
+    Tokenizer,
+    Vocab,
+)
+
 # Methods whose outputs must survive a save/load round trip unchanged.
 OUTPUT_METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
-_TRAIN = {"max_epochs": 2, "random_state": 0}
+# What every tiny case trains with, where the estimator trains at all.
+_TINY_TRAINING = {"max_epochs": 2, "random_state": 0}
+
+
+@dataclass(frozen=True)
+class ExpectedFailure:
+    """A common check that fails for a class, and why.
+
+    ``strict`` when the failure is deterministic: the check then must fail, and
+    passing (the reason went away) fails the test run so the entry is removed.
+    """
+
+    reason: str
+    strict: bool = True
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How the tests build one public estimator class.
+
+    data : callable returning ``(X, y)``, a few rows of made-up data (``y`` is
+        ``None`` for estimators fitted on ``X`` alone).
+    params : shrunk costly settings (widths, batch sizes), used everywhere.
+    case_params : settings the tiny case needs for its data only.
+    check_params : added to ``params`` for sklearn's common checks (enough
+        epochs to learn the checks' data, pins with their reasons).
+    check_variants : more instances for the common checks, as parameters set on
+        top of the checked instance (settings that change what every method
+        does).
+    variants : ``(label, case)`` for fitted states the tiny case does not reach;
+        ``case(cls)`` returns ``(estimator, X, y)`` like :func:`case`.
+    expected_failed_checks : ``{check name: ExpectedFailure}``; the goal for it
+        is empty.
+    """
+
+    data: Callable[[], tuple]
+    params: dict = field(default_factory=dict)
+    case_params: dict = field(default_factory=dict)
+    check_params: dict = field(default_factory=dict)
+    check_variants: tuple = ()
+    variants: tuple = ()
+    expected_failed_checks: dict = field(default_factory=dict)
 
 
 def _token_ids(n=24, width=6, seed=0):
@@ -36,25 +94,6 @@ def _texts():
     ]
 
 
-def _text_classifier(cls):
-    X, y = _token_ids()
-    return cls(embedding_dim=4, hidden_size=4, **_TRAIN), X, y
-
-
-def _language_model(cls):
-    X, _ = _token_ids()
-    return cls(embedding_dim=4, hidden_size=4, batch_size=4, bptt=4, **_TRAIN), X, None
-
-
-def _tokenizer(cls):
-    return cls(), _texts(), None
-
-
-def _vocab(cls):
-    docs = [text.lower().split() for text in _texts()]
-    return cls(), docs, None
-
-
 def _frame(n=24, seed=0):
     rng = np.random.RandomState(seed)
     return pd.DataFrame(
@@ -67,82 +106,217 @@ def _frame(n=24, seed=0):
     )
 
 
-def _entity_embedding(cls):
+def _classifier_data():
+    return _token_ids()
+
+
+def _stream_data():
+    return _token_ids()[0], None
+
+
+def _tokenizer_data():
+    return _texts(), None
+
+
+def _vocab_data():
+    return [text.lower().split() for text in _texts()], None
+
+
+def _table_data():
     X = _frame().drop(columns="when")
     y = X["weight"].to_numpy() * 2 + (X["color"] == "red").to_numpy()
-    return (
-        cls(hidden_sizes=(4,), categorical_features=["color", "size"], **_TRAIN),
-        X,
-        y,
-    )
+    return X, y
 
 
-def _categorical_encoder(cls):
-    return cls(), _frame()[["color", "size"]], None
+def _categories_data():
+    return _frame()[["color", "size"]], None
 
 
-def _date_features(cls):
-    return cls(), _frame()[["when"]], None
+def _dates_data():
+    return _frame()[["when"]], None
 
 
-def _collab(cls):
+def _ratings_data():
     rng = np.random.RandomState(0)
     users = rng.choice(["ann", "bob", "cy", "dee"], 40)
     items = rng.randint(100, 108, size=40)
     X = pd.DataFrame({"user": users, "item": items})
     y = rng.uniform(1, 5, size=40).round(1)
-    return cls(n_factors=3, batch_size=8, **_TRAIN), X, y
-
-
-CASES = {
-    "RNNTextClassifier": _text_classifier,
-    "SequenceLMRegressor": _language_model,
-    "Tokenizer": _tokenizer,
-    "Vocab": _vocab,
-    "EntityEmbeddingRegressor": _entity_embedding,
-    "CategoricalEncoder": _categorical_encoder,
-    "DateFeatures": _date_features,
-    "CollabFilterRegressor": _collab,
-}
+    return X, y
 
 
 def _ulmfit_classifier(cls):
-    from sknlp_rnn import SequenceLMRegressor
-
-    X, y = _token_ids()
-    lm = _language_model(SequenceLMRegressor)[0].fit(X)
-    return (
-        cls(
-            encoder=lm,
-            embedding_dim=4,
-            hidden_size=4,
-            freeze_encoder_epochs=1,
-            **_TRAIN,
-        ),
-        X,
-        y,
-    )
+    X, y = _classifier_data()
+    lm = fitted_case(SequenceLMRegressor)[0]
+    est = case(cls)[0].set_params(encoder=lm, freeze_encoder_epochs=1)
+    return est, X, y
 
 
 def _language_model_with_cache(cls):
-    est, X, y = _language_model(cls)
+    est, X, y = case(cls)
     return est.set_params(cache_size=8), X, y
 
 
 def _collab_side_implicit(cls):
-    est, X, y = _collab(cls)
+    est, X, y = case(cls)
     X = X.assign(day=np.arange(len(X)) % 5)
     return est.set_params(implicit=True), X, y
 
 
-# Fitted states that the plain cases do not reach (a pretrained encoder, the
-# neural cache, side features with implicit feedback): ``(label, class name,
-# case)`` for the tests that inspect whole fitted objects (pickles, devices).
-VARIANTS = [
-    ("ULMFiT", "RNNTextClassifier", _ulmfit_classifier),
-    ("cache", "SequenceLMRegressor", _language_model_with_cache),
-    ("side+implicit", "CollabFilterRegressor", _collab_side_implicit),
-]
+_FLOAT32_BATCHES = ExpectedFailure(
+    "Networks compute in float32, and a matrix product's last bits depend on the "
+    "shape of the batch it runs in (with packed sequences, on the lengths of the "
+    "other rows too), so a row's outputs may differ by ~1e-7 relative when it is "
+    "predicted in another batch; the check demands rtol=1e-7. Not strict: whether "
+    "the last bits move depends on the kernels the batch shapes pick, so the "
+    "check passes on some machines and data draws and fails on others.",
+    strict=False,
+)
+
+REGISTRY: dict[type, Entry] = {
+    RNNTextClassifier: Entry(
+        data=_classifier_data,
+        params={"embedding_dim": 8, "hidden_size": 16, "batch_size": 16},
+        # check_classifiers_train wants > 83% accuracy on its data
+        check_params={"max_epochs": 20, "lr": 2e-2},
+        variants=(("ULMFiT", _ulmfit_classifier),),
+        expected_failed_checks={
+            "check_methods_subset_invariance": _FLOAT32_BATCHES,
+            "check_methods_sample_order_invariance": _FLOAT32_BATCHES,
+        },
+    ),
+    SequenceLMRegressor: Entry(
+        data=_stream_data,
+        params={"embedding_dim": 8, "hidden_size": 16, "batch_size": 8, "bptt": 8},
+        check_params={
+            # one layer for speed; the tiny case keeps the default two, as a
+            # 1-layer tied model leaves hidden_size unused (the hostile-file
+            # tests inflate it)
+            "n_layers": 1,
+            "max_epochs": 2,
+            # Pinned to the CPU on purpose: the subset-invariance checks ask for
+            # rtol=1e-7, and on CUDA cuDNN picks its RNN kernels (and TF32 math)
+            # by batch shape, so a row's next-token distribution moves by ~1e-4
+            # with the rows read beside it. tests/test_gpu.py checks the CUDA
+            # path with a tolerance that holds there.
+            "device": "cpu",
+        },
+        # the neural cache changes every prediction method: check it too
+        check_variants=({"cache_size": 16},),
+        variants=(("cache", _language_model_with_cache),),
+        expected_failed_checks={
+            "check_n_features_in_after_fitting": ExpectedFailure(
+                "A language model's rows are sequences to read or continue, so "
+                "the width of a padded id matrix is a length, not a feature "
+                "count: a prompt of 3 tokens after training on rows of 50 is "
+                "valid input."
+            ),
+        },
+    ),
+    EntityEmbeddingRegressor: Entry(
+        data=_table_data,
+        params={"hidden_sizes": (16,), "batch_size": 32},
+        case_params={"categorical_features": ["color", "size"]},
+        check_params={"max_epochs": 20, "lr": 1e-2},
+    ),
+    CollabFilterRegressor: Entry(
+        data=_ratings_data,
+        params={"n_factors": 4, "batch_size": 32},
+        check_params={"max_epochs": 20, "lr": 2e-2},
+        # side-feature columns as factorization-machine fields (the checks vary
+        # the column count; the default learns those columns as biases only)
+        check_variants=({"side_features": "factors"},),
+        variants=(("side+implicit", _collab_side_implicit),),
+    ),
+    Tokenizer: Entry(data=_tokenizer_data),
+    Vocab: Entry(data=_vocab_data),
+    CategoricalEncoder: Entry(data=_categories_data),
+    DateFeatures: Entry(data=_dates_data),
+}
+
+
+def public_estimators():
+    """``(name, class)`` for every estimator class in ``sknlp_rnn.__all__``."""
+    from sklearn.base import BaseEstimator
+
+    out = []
+    for name in sknlp_rnn.__all__:
+        obj = getattr(sknlp_rnn, name)
+        if isinstance(obj, type) and issubclass(obj, BaseEstimator):
+            out.append((name, obj))
+    return out
+
+
+def trained_estimators():
+    """``(name, class)`` for the public estimators that train a torch module."""
+    return [
+        (name, cls)
+        for name, cls in public_estimators()
+        if hasattr(cls, "_build_module")
+    ]
+
+
+def missing_entries():
+    """A message naming the public estimators without an entry, or ``""``."""
+    missing = [name for name, cls in public_estimators() if cls not in REGISTRY]
+    if not missing:
+        return ""
+    return (
+        f"add an Entry for {missing} to REGISTRY in sknlp_rnn/_testing.py "
+        "(tiny data, shrunk params, expected failed checks)"
+    )
+
+
+def _entry(cls):
+    try:
+        return REGISTRY[cls]
+    except KeyError:
+        raise KeyError(missing_entries() or f"{cls!r} is not public") from None
+
+
+def _seeded(cls, params):
+    """``params`` plus the tiny training settings ``cls`` accepts."""
+    accepted = cls().get_params()
+    extra = {k: v for k, v in _TINY_TRAINING.items() if k in accepted}
+    return {**extra, **params}
+
+
+def case(cls):
+    """``(estimator, X, y)``: the tiny case of ``cls``, unfitted."""
+    entry = _entry(cls)
+    X, y = entry.data()
+    est = cls(**_seeded(cls, {**entry.params, **entry.case_params}))
+    return est, X, y
+
+
+def fitted_case(cls, make=case):
+    """``(estimator, X)``: the tiny case of ``cls`` (or ``make``'s), fitted."""
+    est, X, y = make(cls)
+    est.fit(X) if y is None else est.fit(X, y)
+    return est, X
+
+
+def variants():
+    """``(label, class, case)`` for every fitted-state variant in the registry."""
+    return [
+        (label, cls, make)
+        for cls, entry in REGISTRY.items()
+        for label, make in entry.variants
+    ]
+
+
+def check_instances(cls):
+    """The instances of ``cls`` that sklearn's common checks run on."""
+    entry = _entry(cls)
+    params = {**entry.params, **entry.check_params}
+    if "random_state" in cls().get_params():
+        params.setdefault("random_state", 0)
+    return [cls(**params)] + [cls(**params, **extra) for extra in entry.check_variants]
+
+
+def expected_failed_checks(est):
+    """``{check name: ExpectedFailure}`` for the class of ``est``."""
+    return _entry(type(est)).expected_failed_checks
 
 
 def tolerance(device):
@@ -155,27 +329,6 @@ def tolerance(device):
     if torch.device(device).type == "cpu":
         return {"rtol": 1e-5, "atol": 1e-6}
     return {"rtol": 2e-3, "atol": 2e-4}
-
-
-def public_estimators():
-    """``(name, class)`` for every estimator class in ``sknlp_rnn.__all__``."""
-    from sklearn.base import BaseEstimator
-
-    import sknlp_rnn
-
-    out = []
-    for name in sknlp_rnn.__all__:
-        obj = getattr(sknlp_rnn, name)
-        if isinstance(obj, type) and issubclass(obj, BaseEstimator):
-            out.append((name, obj))
-    return out
-
-
-def fitted_case(name, cls):
-    """Fit the tiny case for ``name``; returns ``(estimator, X)``."""
-    est, X, y = CASES[name](cls)
-    est.fit(X) if y is None else est.fit(X, y)
-    return est, X
 
 
 def outputs(est, X):

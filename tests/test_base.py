@@ -11,10 +11,9 @@ from sknlp_rnn import (
     CollabFilterRegressor,
     EntityEmbeddingRegressor,
     RNNTextClassifier,
-    SequenceLMRegressor,
 )
 from sknlp_rnn._device import deterministic_kernels, fused_adam_available
-from sknlp_rnn._testing import CASES, _token_ids
+from sknlp_rnn._testing import _token_ids, case, trained_estimators
 
 
 def test_batch_losses_are_recorded_per_batch_and_averaged_per_epoch():
@@ -33,19 +32,11 @@ def test_batch_losses_are_recorded_per_batch_and_averaged_per_epoch():
     assert clf.history_[-1, "train_loss"] < clf.history_[0, "train_loss"]
 
 
-@pytest.mark.parametrize(
-    "name, cls",
-    [
-        ("EntityEmbeddingRegressor", EntityEmbeddingRegressor),
-        ("CollabFilterRegressor", CollabFilterRegressor),
-        ("RNNTextClassifier", RNNTextClassifier),
-        ("SequenceLMRegressor", SequenceLMRegressor),
-    ],
-)
+@pytest.mark.parametrize("name, cls", trained_estimators())
 def test_training_reads_no_value_back_per_batch(name, cls, monkeypatch):
     """No ``.item()``/``float()`` of a tensor per batch: on a GPU each one waits
     for the device to finish. Losses are read once per epoch."""
-    est, X, y = CASES[name](cls)
+    est, X, y = case(cls)
     reads = []
     for method in ("item", "__float__", "__int__"):
         original = getattr(torch.Tensor, method)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sknlp_rnn._testing import CASES, fitted_case, public_estimators
+from sknlp_rnn._testing import case, fitted_case, public_estimators
 
 
 def _calls(est, X, y):
@@ -46,8 +46,8 @@ def _same_numpy_state(a, b):
 
 @pytest.mark.parametrize("name, cls", public_estimators())
 def test_prediction_leaves_the_global_rng_alone(name, cls):
-    est, X = fitted_case(name, cls)
-    y = CASES[name](cls)[2]
+    est, X = fitted_case(cls)
+    y = case(cls)[2]
     calls = _calls(est, X, y)
     assert calls, f"{name} has no prediction or transform method to check"
     for method, call in calls.items():

@@ -20,22 +20,20 @@ import torch
 from sknlp_rnn import RNNTextClassifier, load, save
 from sknlp_rnn._nets import TorchNet
 from sknlp_rnn._testing import (
-    CASES,
-    VARIANTS,
     _token_ids,
+    case,
     fitted_case,
-    public_estimators,
+    tolerance,
+    trained_estimators,
+    variants,
 )
 
 torch.set_num_threads(1)
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-NET_ESTIMATORS = [
-    (name, cls) for name, cls in public_estimators() if hasattr(cls, "_build_module")
-]
-
-
-FITTED_NETS = [(name, name, CASES[name]) for name, _ in NET_ESTIMATORS] + VARIANTS
+NET_ESTIMATORS = trained_estimators()
+# (label, class, case): every trained estimator's tiny case, then the variants
+FITTED_NETS = [(name, cls, case) for name, cls in NET_ESTIMATORS] + variants()
 
 
 class _TensorCounter(pickle.Pickler):
@@ -58,14 +56,12 @@ class _TensorCounter(pickle.Pickler):
 
 
 @pytest.mark.parametrize(
-    "label, name, case", FITTED_NETS, ids=[label for label, _, _ in FITTED_NETS]
+    "label, cls, make", FITTED_NETS, ids=[label for label, _, _ in FITTED_NETS]
 )
-def test_pickle_holds_no_tensor_outside_the_device_map(label, name, case):
+def test_pickle_holds_no_tensor_outside_the_device_map(label, cls, make):
     # What `joblib.dump` writes for a GPU-trained model must load on a CPU-only
     # machine: every tensor goes through skorch's device-mapping path.
-    cls = dict(public_estimators())[name]
-    est, X, y = case(cls)
-    est.fit(X) if y is None else est.fit(X, y)
+    est, X = fitted_case(cls, make)
     counter = _TensorCounter()
     counter.dump(est)
     assert counter.found == [], f"{len(counter.found)} raw tensors in the pickle"
@@ -136,7 +132,7 @@ def test_auto_device_is_cuda_when_present():
 )
 @pytest.mark.parametrize("precision", ["32", "bf16", "fp16"])
 def test_fit_on_cuda(name, cls, precision):
-    est, X, y = CASES[name](cls)
+    est, X, y = case(cls)
     params = {"device": "cuda"}
     if "precision" in est.get_params():
         params["precision"] = precision
@@ -160,7 +156,7 @@ def test_fit_on_cuda(name, cls, precision):
     "name, cls", NET_ESTIMATORS, ids=[n for n, _ in NET_ESTIMATORS]
 )
 def test_gpu_trained_model_loads_on_cpu(name, cls, tmp_path):
-    est, X = fitted_case(name, cls)  # device="auto": CUDA here
+    est, X = fitted_case(cls)  # device="auto": CUDA here
     assert est.device_.startswith("cuda")
     expected = est.predict_proba(X) if hasattr(est, "predict_proba") else None
     expected = est.predict(X) if expected is None else expected
@@ -199,14 +195,13 @@ def test_gpu_trained_model_loads_on_cpu(name, cls, tmp_path):
 @pytest.mark.gpu
 @needs_cuda
 @pytest.mark.parametrize(
-    "label, name, case", FITTED_NETS, ids=[label for label, _, _ in FITTED_NETS]
+    "label, cls, make", FITTED_NETS, ids=[label for label, _, _ in FITTED_NETS]
 )
-def test_seeded_refits_on_cuda_are_identical(label, name, case):
+def test_seeded_refits_on_cuda_are_identical(label, cls, make):
     # a seeded fit runs with deterministic kernels on CUDA (_device)
-    cls = dict(public_estimators())[name]
     outputs = []
     for _ in range(2):
-        est, X, y = case(cls)
+        est, X, y = make(cls)
         est.set_params(device="cuda")
         est.fit(X) if y is None else est.fit(X, y)
         method = "predict_proba" if hasattr(est, "predict_proba") else "predict"
@@ -219,7 +214,6 @@ def test_seeded_refits_on_cuda_are_identical(label, name, case):
 @needs_cuda
 def test_language_model_rows_read_alike_in_any_batch_on_cuda():
     from sknlp_rnn import SequenceLMRegressor
-    from sknlp_rnn._testing import tolerance
 
     X, _ = _token_ids(n=40)
     lm = SequenceLMRegressor(

@@ -19,7 +19,13 @@ from sklearn.preprocessing import OrdinalEncoder, StandardScaler
 
 import sknlp_rnn
 from sknlp_rnn import RNNTextClassifier, load, save
-from sknlp_rnn._testing import CASES, fitted_case, outputs, public_estimators
+from sknlp_rnn._testing import (
+    case,
+    fitted_case,
+    missing_entries,
+    outputs,
+    public_estimators,
+)
 from sknlp_rnn.exceptions import DeviceFallbackWarning, VersionMismatchWarning
 
 torch.set_num_threads(1)
@@ -72,18 +78,17 @@ def rewrite_metadata(buffer, edit):
 
 @pytest.fixture(scope="module")
 def fitted_clf():
-    est, X = fitted_case("RNNTextClassifier", RNNTextClassifier)
+    est, X = fitted_case(RNNTextClassifier)
     return est, X
 
 
 def test_every_public_estimator_has_a_case():
-    missing = [name for name in IDS if name not in CASES]
-    assert not missing, f"add tiny cases for {missing} in sknlp_rnn/_testing.py"
+    assert not missing_entries(), missing_entries()
 
 
 @pytest.mark.parametrize("name, cls", ESTIMATORS, ids=IDS)
 def test_safe_round_trip_is_exact(name, cls):
-    est, X = fitted_case(name, cls)
+    est, X = fitted_case(cls)
     expected = outputs(est, X)
     loaded = round_trip(est)
     assert type(loaded) is cls
@@ -95,7 +100,7 @@ def test_safe_round_trip_is_exact(name, cls):
 
 @pytest.mark.parametrize("name, cls", ESTIMATORS, ids=IDS)
 def test_joblib_round_trip_is_exact(name, cls, tmp_path):
-    est, X = fitted_case(name, cls)
+    est, X = fitted_case(cls)
     joblib.dump(est, tmp_path / "model.joblib")
     loaded = joblib.load(tmp_path / "model.joblib")
     assert_same(outputs(loaded, X), outputs(est, X))
@@ -103,7 +108,7 @@ def test_joblib_round_trip_is_exact(name, cls, tmp_path):
 
 @pytest.mark.parametrize("name, cls", ESTIMATORS, ids=IDS)
 def test_unfitted_round_trip_keeps_params(name, cls):
-    est = CASES[name](cls)[0]
+    est = case(cls)[0]
     loaded = round_trip(est)
     assert repr(loaded.get_params()) == repr(est.get_params())
 
@@ -205,7 +210,7 @@ def test_plain_values_round_trip():
 def test_language_model_encoder_pipeline_round_trips():
     from sklearn.frozen import FrozenEstimator
 
-    lm, X = fitted_case("SequenceLMRegressor", sknlp_rnn.SequenceLMRegressor)
+    lm, X = fitted_case(sknlp_rnn.SequenceLMRegressor)
     y = np.where(X[:, 0] > 6, "big", "small")
     clf = RNNTextClassifier(encoder=FrozenEstimator(lm), max_epochs=2, random_state=0)
     pipe = Pipeline([("clf", clf)]).fit(X, y)

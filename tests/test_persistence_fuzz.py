@@ -48,7 +48,7 @@ REPLACEMENTS = [
 def saved_files():
     out = {}
     for name, cls in ESTIMATORS:
-        est, _ = fitted_case(name, cls)
+        est, _ = fitted_case(cls)
         buffer = io.BytesIO()
         save(est, buffer)
         out[name] = buffer.getvalue()

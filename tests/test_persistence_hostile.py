@@ -17,28 +17,13 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from sknlp_rnn import (
-    CollabFilterRegressor,
-    EntityEmbeddingRegressor,
-    RNNTextClassifier,
-    SequenceLMRegressor,
-    load,
-    save,
-)
-from sknlp_rnn._testing import fitted_case
+from sknlp_rnn import load, save
+from sknlp_rnn._testing import fitted_case, trained_estimators
 from sknlp_rnn.exceptions import ModelFileError
 
 torch.set_num_threads(1)
 
-NETS = {
-    cls.__name__: cls
-    for cls in (
-        SequenceLMRegressor,
-        RNNTextClassifier,
-        EntityEmbeddingRegressor,
-        CollabFilterRegressor,
-    )
-}
+NETS = dict(trained_estimators())
 # Class names that must be refused before anything is imported: running
 # ``numpy.f2py.__main__`` runs f2py's command line (and exits), and
 # ``torch.utils.model_dump.__main__`` parses the host's ``sys.argv``.
@@ -56,7 +41,7 @@ def saved():
     """``{name: (bytes of the saved fitted estimator, estimator, X)}``."""
     out = {}
     for name, cls in NETS.items():
-        est, X = fitted_case(name, cls)
+        est, X = fitted_case(cls)
         buffer = io.BytesIO()
         save(est, buffer)
         out[name] = buffer.getvalue(), est, X

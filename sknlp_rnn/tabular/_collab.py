@@ -98,19 +98,20 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
         every training rating (bounds included), else ``fit`` raises
         ``ValueError``. ``None`` gives an unbounded linear output.
     lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
-        ``"one_cycle"``: the rate climbs from ``lr / 25`` to its peak ``lr``
-        during the first 25% of all training batches, then follows a cosine
-        down to nearly zero at the last one (Adam's momentum moves the other
-        way, 0.95 to 0.85), as fast.ai's ``fit_one_cycle``; ``"constant"``
-        keeps ``lr``, as do fits of under 5 batches in all.
+        ``"one_cycle"`` (fast.ai's ``fit_one_cycle``) warms the learning rate
+        up from ``lr / 25`` to ``lr`` over the first quarter of the training
+        batches and anneals it along a cosine to nearly zero by the end of
+        ``max_epochs`` (with Adam, the momentum moves the other way, 0.95 to
+        0.85), one step per batch; ``"constant"`` keeps ``lr`` (as does a fit
+        of fewer than 5 batches in all).
     factor_l2 : float, default=0.08
         L2 penalty on the factors of the ids in each batch (see above).
     lr : float, default=1.2e-2
-        (Peak) learning rate.
+        Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : int, default=4
-        Number of passes over the ratings.
+        Number of passes over the training data.
     batch_size : int, default=1536
-        Ratings per batch.
+        Rows per training batch.
     optimizer : {"lazy_adam", "adam", "adamw", "sgd", "rmsprop"} or torch \
 optimizer class, default="lazy_adam"
         Optimizer. ``"lazy_adam"`` is Adam that updates only the factor rows
@@ -122,8 +123,8 @@ optimizer class, default="lazy_adam"
         Weight decay passed to the optimizer (every parameter, every step);
         the factor penalty is ``factor_l2``.
     validation_fraction : float or None, default=None
-        Fraction of the ratings held out to report a validation loss each
-        epoch; ``None`` trains on everything.
+        Fraction of the rows held out to report a validation loss each epoch;
+        ``None`` trains on everything.
     patience : int or None, default=None
         Stop after this many epochs without improvement of the validation loss
         (training loss without a validation set) and restore the best weights.
@@ -136,9 +137,11 @@ optimizer class, default="lazy_adam"
         passes in mixed precision (``torch.autocast``; weights stay float32).
         ``"fp16"`` needs CUDA and scales the loss; ``"bf16"`` also runs on CPU.
     random_state : int, RandomState instance or None, default=None
-        Seed for weight initialisation, shuffling and the validation split.
+        Seed for weight initialisation, shuffling, dropout and the validation
+        split.
     verbose : int, default=0
-        ``0`` is silent; ``1`` prints one line per epoch.
+        ``0`` is silent; ``1`` prints one line per epoch and a progress bar for
+        long epochs.
 
     Attributes
     ----------

@@ -80,7 +80,7 @@ class EntityEmbeddingRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimat
         training batch of a single row (a 1-row fit, or a last batch of one
         row) is normalised with the running statistics, which it does not
         update.
-    y_range : None, "auto" or (float, float), default="auto"
+    y_range : "auto", tuple of (float, float) or None, default="auto"
         Output range enforced by a scaled sigmoid. ``"auto"`` takes the range
         of the training target (of ``log(y)`` with ``log_target``) widened on
         both sides by 10% of its span (a sigmoid only approaches its bounds,
@@ -95,10 +95,10 @@ class EntityEmbeddingRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimat
     lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
         ``"one_cycle"`` (fast.ai's ``fit_one_cycle``) warms the learning rate
         up from ``lr / 25`` to ``lr`` over the first quarter of the training
-        batches and anneals it to nearly zero by the end of ``max_epochs``
-        (with Adam, the momentum cycles between 0.95 and 0.85), one step per
-        batch; ``"constant"`` keeps ``lr`` (as does a fit of fewer than 5
-        batches in all).
+        batches and anneals it along a cosine to nearly zero by the end of
+        ``max_epochs`` (with Adam, the momentum moves the other way, 0.95 to
+        0.85), one step per batch; ``"constant"`` keeps ``lr`` (as does a fit
+        of fewer than 5 batches in all).
     lr : float, default=1e-2
         Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : int, default=30

@@ -133,7 +133,8 @@ default="adam"
         passes in mixed precision (``torch.autocast``; weights stay float32).
         ``"fp16"`` needs CUDA and scales the loss; ``"bf16"`` also runs on CPU.
     random_state : int, RandomState instance or None, default=None
-        Seed for weight initialisation, shuffling and the validation split.
+        Seed for weight initialisation, shuffling, dropout and the validation
+        split.
     verbose : int, default=0
         ``0`` is silent; ``1`` prints one line per epoch and a progress bar for
         long epochs.

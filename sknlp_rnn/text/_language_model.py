@@ -122,7 +122,7 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
     lr : float, default=3e-3
         Learning rate.
     max_epochs : int, default=10
-        Number of passes over the stream.
+        Number of passes over the training data.
     batch_size : int, default=32
         Number of parallel streams (and of rows per prediction batch).
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
@@ -132,7 +132,8 @@ default="adam"
         Weight decay passed to the optimizer.
     validation_fraction : float or None, default=None
         Share of the stream, taken from its end, used to report validation loss,
-        perplexity and next-token accuracy each epoch.
+        perplexity and next-token accuracy each epoch; ``None`` trains on the
+        whole stream.
     patience : int or None, default=None
         Stop after this many epochs without improvement of the validation loss
         (training loss without a validation set) and restore the best weights.
@@ -147,7 +148,8 @@ default="adam"
     random_state : int, RandomState instance or None, default=None
         Seed for weight initialisation, dropout and window lengths.
     verbose : int, default=0
-        ``0`` is silent; ``1`` prints one line per epoch.
+        ``0`` is silent; ``1`` prints one line per epoch and a progress bar for
+        long epochs.
 
     Attributes
     ----------
