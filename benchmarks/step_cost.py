@@ -221,7 +221,7 @@ def plain_text(est, X, y, epochs, device):
         for xb, yb in loader:
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(
-                module(xb.to(device))[0], yb.to(device)
+                module(xb["tokens"].to(device), xb["lengths"])[0], yb.to(device)
             )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), est.clip_norm)

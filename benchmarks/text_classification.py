@@ -70,7 +70,9 @@ def plain_torch_fit(clf, X, y):
     for _ in range(clf.max_epochs):
         for xb, yb in loader:
             optimizer.zero_grad()
-            loss = loss_fn(module(xb.to(device))[0], yb.to(device))
+            # lengths measured on the host by the collate, as the estimator does
+            scores, _ = module(xb["tokens"].to(device), xb["lengths"])
+            loss = loss_fn(scores, yb.to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), clf.clip_norm)
             optimizer.step()

@@ -187,11 +187,16 @@ def row_lengths(X, pad_idx):
 
 
 def trim_collate(batch, pad_idx):
-    """Collate a batch, then cut the pad columns every row of it has."""
+    """Collate a batch, cut the pad columns every row of it has, and measure it.
+
+    Returns ``[{"tokens": ids, "lengths": lengths}, *rest]``: the row lengths
+    are computed here, on the host, and stay there (packed sequences read
+    them from host memory; measuring on a GPU would wait for it every batch).
+    """
     Xb, *rest = default_collate(batch)
-    # on the host, in numpy: the batch is still in CPU memory here
-    width = max(1, int(row_lengths(Xb.numpy(), pad_idx).max()))
-    return [Xb[:, :width], *rest]
+    lengths = np.maximum(row_lengths(Xb.numpy(), pad_idx), 1)
+    width = int(lengths.max(initial=1))
+    return [{"tokens": Xb[:, :width], "lengths": torch.from_numpy(lengths)}, *rest]
 
 
 class BucketBatchSampler(Sampler):
@@ -249,11 +254,21 @@ def dataset_tokens(dataset):
 
 
 def bucket_loader(dataset, batch_size, pad_idx, **kwargs):
-    """A DataLoader with length-bucketed batches and pad trimming."""
+    """A DataLoader with length-bucketed batches and pad trimming (training)."""
     lengths = row_lengths(np.asarray(dataset_tokens(dataset)), pad_idx)
     return DataLoader(
         dataset,
         batch_sampler=BucketBatchSampler(lengths, batch_size),
         collate_fn=partial(trim_collate, pad_idx=pad_idx),
         **kwargs,
+    )
+
+
+def ordered_loader(dataset, batch_size, pad_idx):
+    """A DataLoader over rows in order, with pad trimming (evaluation)."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=partial(trim_collate, pad_idx=pad_idx),
     )

@@ -36,6 +36,7 @@ from ._batches import (
     WholeTensorBatches,
     bucket_loader,
     on_device,
+    ordered_loader,
     unwrap_subsets,
 )
 from ._device import autocast_context, to_float32
@@ -269,7 +270,13 @@ class StreamNet(TorchNet):
 
 
 class BucketNet(TorchNet):
-    """Training batches that group documents of similar length."""
+    """Training batches that group documents of similar length.
+
+    Batches come trimmed of their all-pad columns with each row's length
+    measured on the host (``_batches.trim_collate``); the lengths stay in host
+    memory, where packing the sequences reads them, so no batch waits for the
+    device.
+    """
 
     def __init__(self, *args, pad_idx=1, **kwargs):
         super().__init__(*args, **kwargs)
@@ -277,8 +284,15 @@ class BucketNet(TorchNet):
 
     def get_iterator(self, dataset, training=False):
         if not training:
-            return super().get_iterator(dataset, training=False)
+            return ordered_loader(dataset, self.batch_size, self.pad_idx)
         return bucket_loader(dataset, self.batch_size, self.pad_idx)
+
+    def infer(self, x, **fit_params):
+        if not (isinstance(x, dict) and "lengths" in x):
+            return super().infer(x, **fit_params)
+        tokens = to_tensor(x["tokens"], device=self.device)
+        with autocast_context(self.precision, self.device or "cpu"):
+            return self.module_(tokens, lengths=x["lengths"], **fit_params)
 
 
 def _batch_len(batch):

@@ -58,11 +58,20 @@ class RNNClassifierModule(nn.Module):
         width = encoder.output_size * (3 if pooling == "concat" else 1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, n_classes))
 
-    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Pooled document vectors of shape (batch, pooled width)."""
+    def pool(
+        self, tokens: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Pooled document vectors of shape (batch, pooled width).
+
+        ``lengths`` (each row's length, at least 1) may be given in host
+        memory, where packing reads them; by default they are measured from
+        the pads, on the tokens' device.
+        """
         positions = torch.arange(1, tokens.size(1) + 1, device=tokens.device)
-        lengths = ((tokens != self.pad_idx) * positions).amax(1).clamp(min=1)
+        if lengths is None:
+            lengths = ((tokens != self.pad_idx) * positions).amax(1).clamp(min=1)
         out, state = self.encoder(tokens, lengths)
+        lengths = lengths.to(tokens.device, non_blocking=True)
         real = (positions <= lengths[:, None]).unsqueeze(-1)
         parts = []
         if self.pooling in ("concat", "last"):
@@ -73,6 +82,9 @@ class RNNClassifierModule(nn.Module):
             parts.append(out.sum(1) / lengths[:, None].to(out.dtype))
         return torch.cat(parts, dim=1)
 
-    def forward(self, tokens: torch.Tensor):
-        """Class scores ``(batch, n_classes)``, and no auxiliary loss (``None``)."""
-        return self.head(self.pool(tokens)), None
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None):
+        """Class scores ``(batch, n_classes)``, and no auxiliary loss (``None``).
+
+        ``lengths``: see :meth:`pool`.
+        """
+        return self.head(self.pool(tokens, lengths)), None
