@@ -17,8 +17,8 @@ its hyperparameters imply before its torch module is built. Every problem with
 the file raises :class:`~sknlp_rnn.exceptions.ModelFileError`.
 :class:`SafeFormatMixin` gives estimator classes ``save``/``load`` methods.
 Depends on torch, safetensors, scikit-learn, ``_device`` (device resolution),
-``_state_codec``, ``_version`` and ``exceptions``; ``_base`` never imports this
-module (the estimator modules import both).
+``_state_writer``, ``_state_reader``, ``_version`` and ``exceptions``;
+``_base`` never imports this module (the estimator modules import both).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from safetensors.torch import load as load_weights
 from safetensors.torch import save as save_weights
 
 from ._device import resolve_device
-from ._state_codec import _Reader, _Writer
+from ._state_reader import _Reader
+from ._state_writer import _Writer
 from ._version import __version__
 from .exceptions import DeviceFallbackWarning, ModelFileError, VersionMismatchWarning
 

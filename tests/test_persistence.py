@@ -171,7 +171,8 @@ def test_fitted_sklearn_transformers_and_frames_round_trip():
 
 
 def test_plain_values_round_trip():
-    from sknlp_rnn._state_codec import _Reader, _Writer
+    from sknlp_rnn._state_reader import _Reader
+    from sknlp_rnn._state_writer import _Writer
 
     frame = pd.DataFrame(
         {"s": ["a", None, "b"], "n": [1, 2, 3], "t": pd.to_datetime(["2020"] * 3)},
@@ -223,7 +224,7 @@ def test_language_model_encoder_pipeline_round_trips():
 
 
 def test_sparse_formats_without_a_safe_layout_are_refused():
-    from sknlp_rnn._state_codec import _Writer
+    from sknlp_rnn._state_writer import _Writer
 
     with pytest.raises(TypeError, match="sparse 'dia' matrices are not supported"):
         _Writer().encode(sp.dia_matrix(np.eye(3)), "value")
