@@ -1,6 +1,6 @@
 """Checks that loading applies to what a saved file says (private).
 
-Used by ``_state_codec._Reader``: look-ups in the class registry, dtype and
+Used by ``_state_reader._Reader``: look-ups in the class registry, dtype and
 structure checks of the metadata, validation of saved hyperparameters and net
 parameters, and the comparison of a net's weights with the shapes its
 hyperparameters imply, computed by building the module under

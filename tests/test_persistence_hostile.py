@@ -30,7 +30,7 @@ NETS = dict(trained_estimators())
 FOREIGN_CLASSES = [
     "numpy.f2py.__main__:x",
     "torch.utils.model_dump.__main__:x",
-    "sknlp_rnn._state_codec:BaseEstimator",
+    "sknlp_rnn._state_writer:BaseEstimator",
     "os:system",
     "subprocess:Popen",
 ]
