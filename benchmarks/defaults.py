@@ -26,7 +26,7 @@ baseline. The goal of issue 13: within 2% of the baseline, or better (ratio
 <= 1.02 for RMSE, >= 0.98 for accuracy).
 
     python benchmarks/defaults.py                  # the whole matrix (~25 min)
-    python benchmarks/defaults.py --quick          # small samples, a few minutes
+    python benchmarks/defaults.py --quick          # small samples, ~1-2 minutes
     python benchmarks/defaults.py --only collab --set collab.max_epochs=20
     python benchmarks/defaults.py --tweets         # add the reference tweets row
 
