@@ -334,8 +334,8 @@ def ulmfit_language_model(*, max_epochs=3, **params):
 
     Returns
     -------
-    model : SequenceLMRegressor
-        Unfitted.
+    language_model : SequenceLMRegressor
+        Unfitted; fit it on the token ids of the unlabelled text.
 
     Examples
     --------
