@@ -71,7 +71,7 @@ def draw_map(embedding_map):
     plt = _pyplot()
     vectors = np.asarray(embedding_map.vectors, dtype=float)
     xy = PCA(n_components=2).fit_transform(vectors)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 6))
     ax.scatter(xy[:, 0], xy[:, 1], s=12)
     for (x, y), label in zip(xy, embedding_map.labels, strict=True):
         ax.annotate(str(label)[:24], (x, y), fontsize=7)
