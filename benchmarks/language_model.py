@@ -36,23 +36,16 @@ from sknlp_rnn._batches import StreamBatches
 from sknlp_rnn._device import fused_adam_available
 from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.nn import LanguageModelModule
+from sknlp_rnn.recipes import human_numbers_lm
 from sknlp_rnn.text import tune_cache
 from sknlp_rnn.text._stream import join_rows
 
-# The documented recipe for human numbers (see examples/plot_human_numbers.py).
+# The documented recipe for human numbers (sknlp_rnn.recipes.human_numbers_lm,
+# which the example and the demo use too), without the run's own settings.
 SETTINGS = {
-    "cell": "gru",
-    "embedding_dim": 256,
-    "hidden_size": 256,
-    "n_layers": 2,
-    "embedding_dropout": 0.1,
-    "weight_dropout": 0.2,
-    "alpha": 2.0,
-    "beta": 1.0,
-    "bptt": 16,
-    "batch_size": 64,
-    "lr": 3e-3,
-    "max_epochs": 15,
+    key: value
+    for key, value in human_numbers_lm().get_params().items()
+    if key not in ("device", "precision", "random_state")
 }
 
 

@@ -38,7 +38,6 @@ from sknlp_rnn import (
     CollabFilterRegressor,
     EntityEmbeddingRegressor,
     RNNTextClassifier,
-    SequenceLMRegressor,
 )
 from sknlp_rnn._batches import (
     BucketBatchSampler,
@@ -48,6 +47,7 @@ from sknlp_rnn._batches import (
 )
 from sknlp_rnn._optim import LazyAdam
 from sknlp_rnn.datasets import human_numbers
+from sknlp_rnn.recipes import human_numbers_lm
 from sknlp_rnn.text._stream import join_rows
 
 # aten operations that only make views or read metadata: no kernel launch
@@ -244,11 +244,7 @@ WORKFLOWS = {
         plain_collab,
     ),
     "lm": (
-        lambda tiny: SequenceLMRegressor(
-            cell="gru", n_layers=2, embedding_dim=8 if tiny else 256,
-            hidden_size=8 if tiny else 256, embedding_dropout=0.1,
-            weight_dropout=0.2, alpha=2.0, beta=1.0, bptt=16, batch_size=64, lr=3e-3,
-        ),
+        lambda tiny: human_numbers_lm(width=8 if tiny else 256),
         lambda: (numbers(), None),
         plain_lm,
     ),
