@@ -11,6 +11,9 @@ one. Depends on torch, numpy, pandas and the public package.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +31,7 @@ from sknlp_rnn import (
     SequenceLMRegressor,
     Tokenizer,
     Vocab,
+    save,
 )
 
 # Methods whose outputs must survive a save/load round trip unchanged.
@@ -338,3 +342,35 @@ def outputs(est, X):
         for method in OUTPUT_METHODS
         if hasattr(est, method)
     }
+
+
+def saved_bytes(est):
+    """The bytes ``sknlp_rnn.save`` writes for ``est``."""
+    buffer = io.BytesIO()
+    save(est, buffer)
+    return buffer.getvalue()
+
+
+def zip_members(data):
+    """``{member name: bytes}`` of a saved file's zip."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def zip_bytes(members):
+    """A zip file (bytes) holding ``members`` (``{name: bytes}``)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def edited_file(data, edit):
+    """A copy (a binary buffer) of a saved file whose parsed metadata went
+    through ``edit`` (a function changing the dict in place)."""
+    members = zip_members(data)
+    meta = json.loads(members["metadata.json"])
+    edit(meta)
+    members["metadata.json"] = json.dumps(meta)
+    return io.BytesIO(zip_bytes(members))

@@ -4,7 +4,6 @@ import io
 import json
 import pickle
 import warnings
-import zipfile
 
 import joblib
 import numpy as np
@@ -21,6 +20,7 @@ import sknlp_rnn
 from sknlp_rnn import RNNTextClassifier, load, save
 from sknlp_rnn._testing import (
     case,
+    edited_file,
     fitted_case,
     missing_entries,
     outputs,
@@ -59,21 +59,6 @@ def round_trip(obj, **kwargs):
     buffer = io.BytesIO()
     save(obj, buffer)
     return load(buffer, **kwargs)
-
-
-def rewrite_metadata(buffer, edit):
-    """A copy of a saved file whose metadata went through ``edit``."""
-    source = zipfile.ZipFile(buffer)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name in source.namelist():
-            data = source.read(name)
-            if name == "metadata.json":
-                meta = json.loads(data)
-                edit(meta)
-                data = json.dumps(meta)
-            zf.writestr(name, data)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -261,13 +246,13 @@ def test_load_refuses_classes_off_the_allowlist(fitted_clf):
     with pytest.raises(
         ValueError, match="Refusing to load estimator class 'os:system'"
     ):
-        load(rewrite_metadata(buffer, to_os_system))
+        load(edited_file(buffer.getvalue(), to_os_system))
 
     def evil_criterion(meta):
         meta["object"]["net"]["params"]["v"]["criterion"]["v"] = "subprocess:Popen"
 
     with pytest.raises(ValueError, match="Refusing to load class 'subprocess:Popen'"):
-        load(rewrite_metadata(buffer, evil_criterion))
+        load(edited_file(buffer.getvalue(), evil_criterion))
     with pytest.raises(ValueError, match="not a file written by sknlp_rnn.save"):
         load(io.BytesIO(pickle.dumps(est)))
 
@@ -281,14 +266,14 @@ def test_version_mismatch_warns(fitted_clf):
         meta["sknlp_rnn_version"] = "0.0.1"
 
     with pytest.warns(VersionMismatchWarning, match="saved by sknlp_rnn 0.0.1"):
-        loaded = load(rewrite_metadata(buffer, older))
+        loaded = load(edited_file(buffer.getvalue(), older))
     assert_same(loaded.predict_proba(X), est.predict_proba(X))
 
     def newer_format(meta):
         meta["format_version"] = 99
 
     with pytest.raises(ValueError, match="format version 99"):
-        load(rewrite_metadata(buffer, newer_format))
+        load(edited_file(buffer.getvalue(), newer_format))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -302,7 +287,7 @@ def test_cuda_saved_model_loads_on_cpu_with_a_warning(fitted_clf):
         meta["object"]["state"]["device_"] = "cuda:0"
 
     with pytest.warns(DeviceFallbackWarning, match="trained on 'cuda:0'"):
-        loaded = load(rewrite_metadata(buffer, on_cuda))
+        loaded = load(edited_file(buffer.getvalue(), on_cuda))
     assert loaded.device_ == "cpu" and str(loaded.net_.device) == "cpu"
     assert_same(loaded.predict_proba(X), est.predict_proba(X))
 

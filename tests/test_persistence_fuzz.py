@@ -10,14 +10,19 @@ import copy
 import io
 import json
 import warnings
-import zipfile
 
 import numpy as np
 import pytest
 import torch
 
-from sknlp_rnn import load, save
-from sknlp_rnn._testing import fitted_case, public_estimators
+from sknlp_rnn import load
+from sknlp_rnn._testing import (
+    fitted_case,
+    public_estimators,
+    saved_bytes,
+    zip_bytes,
+    zip_members,
+)
 from sknlp_rnn.exceptions import ModelFileError
 
 torch.set_num_threads(1)
@@ -48,24 +53,8 @@ REPLACEMENTS = [
 def saved_files():
     out = {}
     for name, cls in ESTIMATORS:
-        est, _ = fitted_case(cls)
-        buffer = io.BytesIO()
-        save(est, buffer)
-        out[name] = buffer.getvalue()
+        out[name] = saved_bytes(fitted_case(cls)[0])
     return out
-
-
-def read_members(data):
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def write_members(files):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return out.getvalue()
 
 
 def flip_bytes(data, rng):
@@ -114,7 +103,7 @@ def damaged(data, rng):
     kind = rng.randint(4)
     if kind == 0:
         return flip_bytes(data, rng) if rng.randint(2) else truncate(data, rng)
-    files = read_members(data)
+    files = zip_members(data)
     if kind == 1:
         meta = json.loads(files["metadata.json"])
         files["metadata.json"] = json.dumps(edit_metadata(meta, rng))
@@ -122,7 +111,7 @@ def damaged(data, rng):
         member = sorted(files)[rng.randint(len(files))]
         damage = flip_bytes if kind == 2 else truncate
         files[member] = damage(files[member], rng)
-    return write_members(files)
+    return zip_bytes(files)
 
 
 @pytest.mark.parametrize("name", [name for name, _ in ESTIMATORS])

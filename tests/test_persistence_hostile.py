@@ -10,15 +10,21 @@ import importlib
 import io
 import json
 import sys
-import zipfile
 
 import numpy as np
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from sknlp_rnn import load, save
-from sknlp_rnn._testing import fitted_case, trained_estimators
+from sknlp_rnn import load
+from sknlp_rnn._testing import (
+    edited_file,
+    fitted_case,
+    saved_bytes,
+    trained_estimators,
+    zip_bytes,
+    zip_members,
+)
 from sknlp_rnn.exceptions import ModelFileError
 
 torch.set_num_threads(1)
@@ -42,36 +48,16 @@ def saved():
     out = {}
     for name, cls in NETS.items():
         est, X = fitted_case(cls)
-        buffer = io.BytesIO()
-        save(est, buffer)
-        out[name] = buffer.getvalue(), est, X
+        out[name] = saved_bytes(est), est, X
     return out
-
-
-def members(data):
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
 
 
 def rezip(files):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return out
-
-
-def edited(data, edit):
-    """A copy of a saved file whose parsed metadata went through ``edit``."""
-    files = members(data)
-    meta = json.loads(files["metadata.json"])
-    edit(meta)
-    files["metadata.json"] = json.dumps(meta)
-    return rezip(files)
+    return io.BytesIO(zip_bytes(files))
 
 
 def with_metadata_text(data, text):
-    files = members(data)
+    files = zip_members(data)
     files["metadata.json"] = text
     return rezip(files)
 
@@ -127,7 +113,7 @@ def test_foreign_classes_are_refused_before_anything_is_imported(
     saved, monkeypatch, where, name
 ):
     data = saved["RNNTextClassifier"][0]
-    payload = edited(data, lambda meta: set_class(meta, where, name))
+    payload = edited_file(data, lambda meta: set_class(meta, where, name))
     module = name.partition(":")[0]
     imported_before = module in sys.modules
     spy = ImportSpy(monkeypatch, statements=True)
@@ -154,7 +140,7 @@ def class_modules(value):
 @pytest.mark.parametrize("name", list(NETS))
 def test_loading_a_valid_file_imports_nothing_it_names(saved, monkeypatch, name):
     data, est, X = saved[name]
-    named = class_modules(json.loads(members(data)["metadata.json"]))
+    named = class_modules(json.loads(zip_members(data)["metadata.json"]))
     assert "torch.nn.modules.loss" in named  # the criterion's module
     spy = ImportSpy(monkeypatch)
     loaded = load(io.BytesIO(data))
@@ -183,7 +169,7 @@ def test_sizes_are_checked_against_the_weights_before_allocating(
     def inflate(meta):
         meta["object"]["state"][key] = size
 
-    payload = edited(saved[name][0], inflate)
+    payload = edited_file(saved[name][0], inflate)
     spy = AllocationSpy()
     message = "do not match its hyperparameters|cannot be built"
     with spy, pytest.raises(ModelFileError, match=message):
@@ -193,7 +179,7 @@ def test_sizes_are_checked_against_the_weights_before_allocating(
 
 def test_tied_weights_are_stored_once_and_checked(saved):
     data, est, X = saved["SequenceLMRegressor"]
-    meta = json.loads(members(data)["metadata.json"])
+    meta = json.loads(zip_members(data)["metadata.json"])
     aliases = meta["object"]["net"]["aliases"]
     assert aliases == {"n0.module.decoder.weight": "n0.module.encoder.embedding.weight"}
     loaded = load(io.BytesIO(data))
@@ -204,13 +190,13 @@ def test_tied_weights_are_stored_once_and_checked(saved):
         meta["object"]["net"]["aliases"] = {}
 
     with pytest.raises(ModelFileError, match=r"missing \['decoder.weight'\]"):
-        load(edited(data, drop_alias))
+        load(edited_file(data, drop_alias))
 
     def dangling_alias(meta):
         meta["object"]["net"]["aliases"] = {"n0.module.decoder.weight": "n9.x"}
 
     with pytest.raises(ModelFileError, match="lacks"):
-        load(edited(data, dangling_alias))
+        load(edited_file(data, dangling_alias))
 
 
 def nested(depth):
@@ -220,7 +206,7 @@ def nested(depth):
 @pytest.mark.parametrize("depth", [150, 100_000])
 def test_deeply_nested_metadata_is_refused(saved, depth):
     data = saved["SequenceLMRegressor"][0]
-    text = members(data)["metadata.json"].decode()
+    text = zip_members(data)["metadata.json"].decode()
     text = text.replace('"vocab_size_": 12', f'"vocab_size_": {nested(depth)}')
     assert nested(depth) in text
     with pytest.raises(ModelFileError, match="nested"):
@@ -319,12 +305,12 @@ BAD_METADATA = [
 )
 def test_bad_metadata_raises_model_file_error(saved, name, edit, message):
     with pytest.raises(ModelFileError, match=message):
-        load(edited(saved[name][0], edit))
+        load(edited_file(saved[name][0], edit))
 
 
 def test_damaged_members_raise_model_file_error(saved):
     data = saved["RNNTextClassifier"][0]
-    files = members(data)
+    files = zip_members(data)
     cases = {
         "not a zip": io.BytesIO(b"PK\x03\x04 not really a zip"),
         "truncated zip": io.BytesIO(data[: len(data) // 2]),
