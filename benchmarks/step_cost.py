@@ -45,6 +45,7 @@ from sknlp_rnn._batches import (
     row_lengths,
     trim_collate,
 )
+from sknlp_rnn._device import fused_adam_available
 from sknlp_rnn._optim import LazyAdam
 from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.recipes import human_numbers_lm
@@ -132,6 +133,24 @@ def texts(n=2000, vocab=5000, seed=0):
 # -- the four workflows: (estimator, data, plain loop) ----------------------------
 
 
+def one_cycle_loop(module, optimizer, lr, n, batch_size, epochs, device, batch_loss):
+    """A plain loop over shuffled row batches on ``device`` with a one-cycle
+    schedule stepped per batch; ``batch_loss(rows)`` is a batch's loss.
+    Returns the number of steps."""
+    steps = epochs * -(-n // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=steps, pct_start=0.25
+    )
+    module.train()
+    for _ in range(epochs):
+        for rows in torch.randperm(n, device=device).split(batch_size):
+            optimizer.zero_grad()
+            batch_loss(rows).backward()
+            optimizer.step()
+            schedule.step()
+    return steps
+
+
 def plain_entity(est, X, y, epochs, device):
     inputs = est._inputs(X)
     x_cat = torch.as_tensor(inputs["x_cat"], device=device)
@@ -139,22 +158,16 @@ def plain_entity(est, X, y, epochs, device):
     z = est.target_scaler_.transform(y.reshape(-1, 1)).astype(np.float32)
     z = torch.as_tensor(z, device=device)
     module = est._build_module().to(device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=est.lr, fused=True)
-    steps = epochs * -(-len(z) // est.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=est.lr, total_steps=steps, pct_start=0.25
+    fused = fused_adam_available(device)
+    optimizer = torch.optim.Adam(module.parameters(), lr=est.lr, fused=fused)
+
+    def batch_loss(rows):
+        prediction, _ = module(x_cat[rows], x_cont[rows])
+        return torch.nn.functional.mse_loss(prediction, z[rows])
+
+    return one_cycle_loop(
+        module, optimizer, est.lr, len(z), est.batch_size, epochs, device, batch_loss
     )
-    module.train()
-    for _ in range(epochs):
-        for rows in torch.randperm(len(z), device=device).split(est.batch_size):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(
-                module(x_cat[rows], x_cont[rows])[0], z[rows]
-            )
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    return steps
 
 
 def plain_collab(est, X, y, epochs, device):
@@ -162,24 +175,22 @@ def plain_collab(est, X, y, epochs, device):
     target = torch.as_tensor(y, dtype=torch.float32, device=device)
     module = est._build_module().to(device)
     optimizer = LazyAdam(module.parameters(), lr=est.lr)
-    steps = epochs * -(-len(target) // est.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=est.lr, total_steps=steps, pct_start=0.25
+
+    def batch_loss(rows):
+        rating, penalty = module(codes[rows])  # factor_l2 x the squares
+        return torch.nn.functional.mse_loss(rating, target[rows]) + penalty
+
+    n = len(target)
+    return one_cycle_loop(
+        module, optimizer, est.lr, n, est.batch_size, epochs, device, batch_loss
     )
-    module.train()
-    for _ in range(epochs):
-        for rows in torch.randperm(len(target), device=device).split(est.batch_size):
-            optimizer.zero_grad()
-            rating, penalty = module(codes[rows])  # factor_l2 x the squares
-            (torch.nn.functional.mse_loss(rating, target[rows]) + penalty).backward()
-            optimizer.step()
-            schedule.step()
-    return steps
 
 
 def plain_lm(est, X, y, epochs, device):
     module = est._build_module().to(device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=est.lr, fused=True)
+    optimizer = torch.optim.Adam(
+        module.parameters(), lr=est.lr, fused=fused_adam_available(device)
+    )
     stream = join_rows(X, pad_idx=est.pad_idx, bos_idx=est.bos_idx)
     batches = StreamBatches(stream, est.batch_size, est.bptt, vary=True)
     data = batches.data.to(device)
@@ -206,7 +217,9 @@ def plain_lm(est, X, y, epochs, device):
 
 def plain_text(est, X, y, epochs, device):
     module = est._build_module().to(device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=est.lr, fused=True)
+    optimizer = torch.optim.Adam(
+        module.parameters(), lr=est.lr, fused=fused_adam_available(device)
+    )
     dataset = torch.utils.data.TensorDataset(
         torch.from_numpy(X), torch.from_numpy(np.searchsorted(est.classes_, y))
     )
