@@ -48,30 +48,24 @@ def test_only_choices_come_from_the_registry():
     assert list(_demo_action("only").choices) == [wf.key for wf in _demo.WORKFLOWS]
 
 
-def test_unknown_workflow_is_an_argparse_error(capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["demo", "--only", "nope"], "invalid choice"),  # unknown workflow
+        (["demo", "--quick", "--full"], "not allowed with"),
+        (["demo", "--device", "tpu"], "invalid choice"),
+    ],
+)
+def test_bad_options_are_argparse_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
-        main(["demo", "--only", "nope"])
+        main(argv)
     assert exc.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
-
-
-def test_quick_and_full_exclude_each_other(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["demo", "--quick", "--full"])
-    assert exc.value.code == 2
-    assert "not allowed with" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "usage: sknlp-rnn" in capsys.readouterr().out
-
-
-def test_bad_device_is_an_argparse_error(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["demo", "--device", "tpu"])
-    assert exc.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
 
 
 def _one_line_error(capsys):
