@@ -21,7 +21,7 @@ from functools import partial
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler, Subset
+from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.dataloader import default_collate
 
 
@@ -248,14 +248,14 @@ class BucketBatchSampler(Sampler):
 
 def dataset_tokens(dataset):
     """The id matrix behind a skorch Dataset or a ``Subset`` of one."""
-    if isinstance(dataset, Subset):
-        return dataset_tokens(dataset.dataset)[np.asarray(dataset.indices)]
-    return dataset.X
+    base, indices = unwrap_subsets(dataset)
+    tokens = np.asarray(base.X)
+    return tokens if indices is None else tokens[indices.numpy()]
 
 
 def bucket_loader(dataset, batch_size, pad_idx, **kwargs):
     """A DataLoader with length-bucketed batches and pad trimming (training)."""
-    lengths = row_lengths(np.asarray(dataset_tokens(dataset)), pad_idx)
+    lengths = row_lengths(dataset_tokens(dataset), pad_idx)
     return DataLoader(
         dataset,
         batch_sampler=BucketBatchSampler(lengths, batch_size),
