@@ -4,25 +4,27 @@
 hooks below) and does the rest: it resolves the device, seeds torch from
 ``random_state``, builds the skorch net that runs the training loop and keeps it
 as ``net_``, and predicts in batches without gradients. Depends on torch,
-skorch, scikit-learn, numpy and the modules ``_device`` and ``_nets``; it never
-imports persistence.
+skorch, scikit-learn, numpy and the modules ``_batches``, ``_device``,
+``_nets`` and ``_optim``; it never imports persistence.
 """
 
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
-from skorch.dataset import ValidSplit
 
+from ._batches import RowSplit
 from ._device import (
     PRECISIONS,
     check_precision,
@@ -30,7 +32,8 @@ from ._device import (
     fused_adam_available,
     resolve_device,
 )
-from ._nets import TorchNet
+from ._nets import TorchNet, pack_weights
+from ._optim import SCHEDULES, schedule_callbacks
 from .exceptions import DeviceFallbackWarning, NotFittedError
 
 OPTIMIZERS = {
@@ -75,7 +78,10 @@ class BaseTorchEstimator(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions(set(SCHEDULES))],
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+        "validation_split": [StrOptions({"random", "tail"})],
+        "warm_start": ["boolean"],
         "patience": [None, Interval(Integral, 1, None, closed="left")],
         "callbacks": [None, list],
         "device": [str],
@@ -119,7 +125,12 @@ class BaseTorchEstimator(BaseEstimator):
         return {}
 
     def _train_split(self, n_samples, seed, stratify=None):
-        """A skorch ``ValidSplit`` for ``validation_fraction``, or ``None``."""
+        """A skorch ``train_split`` for ``validation_fraction``, or ``None``.
+
+        ``validation_split="tail"`` validates on the last rows (data in time
+        order); ``"random"`` on rows drawn with ``seed``, stratified by
+        ``stratify`` (class codes) when every class has two rows or more.
+        """
         if self.validation_fraction is None:
             return None
         n_valid = int(np.floor(self.validation_fraction * n_samples))
@@ -129,22 +140,54 @@ class BaseTorchEstimator(BaseEstimator):
                 f"{n_samples} samples for validation; use a larger fraction, more "
                 "data, or validation_fraction=None."
             )
-        stratified = False
+        rows = np.arange(n_samples)
+        if getattr(self, "validation_split", "random") == "tail":
+            return RowSplit(rows[:-n_valid], rows[-n_valid:])
         if stratify is not None:
             _, counts = np.unique(stratify, return_counts=True)
-            stratified = bool(counts.min() >= 2 and n_valid >= len(counts))
-        return ValidSplit(
-            self.validation_fraction, stratified=stratified, random_state=seed
+            if counts.min() < 2 or n_valid < len(counts):
+                stratify = None
+        train, valid = train_test_split(
+            rows, test_size=n_valid, stratify=stratify, random_state=seed
         )
+        return RowSplit(np.sort(train), np.sort(valid))
+
+    def _sample_weight(self, sample_weight, n_samples, factor=None):
+        """Validated ``sample_weight`` (times ``factor``, e.g. class weights),
+        scaled to mean 1, or ``None`` when every sample weighs the same.
+
+        Scaled so, a batch's loss is the mean of its weighted sample losses
+        and ``lr`` keeps its meaning; equal weights train exactly as none.
+        """
+        if sample_weight is None and factor is None:
+            return None
+        weight = _check_sample_weight(
+            sample_weight, np.empty((n_samples, 0)), ensure_non_negative=True
+        )
+        if factor is not None:
+            weight = weight * factor
+        total = weight.sum()
+        if not total > 0:
+            raise ValueError(
+                "sample_weight must have a positive sum; every weight is zero."
+            )
+        if np.all(weight == weight[0]):
+            return None
+        return weight * (n_samples / total)
+
+    def _continuing(self):
+        """Whether this ``fit`` continues the fitted net (``warm_start``)."""
+        return bool(getattr(self, "warm_start", False)) and hasattr(self, "net_")
 
     def _callbacks(self, *, has_valid, n_batches):
-        """Clipping (``clip_norm``), early stopping, a progress bar, the user's."""
-        callbacks = []
+        """The learning-rate schedule, clipping (``clip_norm``), early stopping,
+        a progress bar, the user's."""
+        monitor = "valid_loss" if has_valid else "train_loss"
+        callbacks = schedule_callbacks(self.lr_schedule, monitor=monitor)
         clip_norm = getattr(self, "clip_norm", None)
         if clip_norm is not None:
             callbacks.append(("clip", GradientNormClipping(clip_norm)))
         if self.patience is not None:
-            monitor = "valid_loss" if has_valid else "train_loss"
             callbacks.append(
                 (
                     "early_stopping",
@@ -162,34 +205,36 @@ class BaseTorchEstimator(BaseEstimator):
             callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
         return callbacks
 
-    def _fit_net(self, X, y, *, stratify=None):
+    def _fit_net(self, X, y, *, sample_weight=None, stratify=None):
         """Build the net from the hooks and train it on ``(X, y)``.
 
         The module is built, and training runs, in a forked torch RNG seeded
         from ``random_state``, so two fits give identical models and the
         caller's global RNG is untouched; on CUDA a seeded fit also runs with
-        deterministic kernels (``_device.deterministic_kernels``). ``stratify``
-        (class codes) makes the validation split stratified. Sets ``net_``,
-        ``history_``, ``device_`` and ``n_iter_``.
+        deterministic kernels (``_device.deterministic_kernels``).
+        ``sample_weight`` (from :meth:`_sample_weight`) weighs each sample's
+        loss; ``stratify`` (class codes) makes a random validation split
+        stratified. With ``warm_start`` and a fitted net, training continues
+        from its weights, optimizer state and random generator state
+        (:meth:`_continue_net`). Sets ``net_``, ``history_``, ``device_`` and
+        ``n_iter_``.
         """
-        self.device_ = resolve_device(self.device)
-        check_precision(self.precision, self.device_)
         seed = self._torch_seed()
         n_samples = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
         train_split = self._train_split(n_samples, seed, stratify=stratify)
+        target_shape = None
+        if sample_weight is not None:
+            y, target_shape = pack_weights(y, sample_weight)
+        if self._continuing():
+            return self._continue_net(X, y, train_split, target_shape)
+        self.device_ = resolve_device(self.device)
+        check_precision(self.precision, self.device_)
         n_batches = int(np.ceil(n_samples / self.batch_size))
-        devices = (
-            [torch.device(self.device_)] if self.device_.startswith("cuda") else []
-        )
-        reproducible = self.random_state is not None
-        with (
-            torch.random.fork_rng(devices=devices),
-            deterministic_kernels(self.device_, enabled=reproducible),
-        ):
-            torch.manual_seed(seed)
+        with self._training_rng(seed):
             net = self._net_class(
                 module=self._build_module(),
                 criterion=self._criterion,
+                criterion__reduction="mean" if target_shape is None else "none",
                 optimizer=self._optimizer_class(),
                 optimizer__weight_decay=self.weight_decay,
                 **self._optimizer_options(),
@@ -206,9 +251,60 @@ class BaseTorchEstimator(BaseEstimator):
                 device=self.device_,
                 verbose=int(bool(self.verbose)),
                 precision=self.precision,
+                target_shape=target_shape,
                 **self._net_kwargs(),
             )
             net.fit(X, y)
+        return self._fitted(net)
+
+    def _continue_net(self, X, y, train_split, target_shape):
+        """Train the fitted net ``max_epochs`` more epochs (``warm_start``).
+
+        The weights, the optimizer's state and the torch random generator carry
+        on from the previous fit, so with a constant schedule two fits of 5
+        epochs equal one of 10. ``lr`` and ``max_epochs`` are read again; the
+        rates restart from ``lr`` (a schedule runs again over the new
+        epochs); the architecture, optimizer and callbacks stay those of the
+        first fit.
+        """
+        net = self.net_
+        net.max_epochs = self.max_epochs
+        net.reset_lrs(self.lr)
+        net.train_split = train_split
+        net.target_shape = target_shape
+        net.criterion_.reduction = "mean" if target_shape is None else "none"
+        with self._training_rng(None):
+            net.partial_fit(X, y)
+        return self._fitted(net)
+
+    @contextmanager
+    def _training_rng(self, seed):
+        """A forked torch RNG for one fit, seeded with ``seed`` (``None``:
+        restored from the end of the previous fit), with deterministic kernels
+        on CUDA for a seeded estimator; its final state is kept for a
+        warm-started fit."""
+        device = torch.device(self.device_)
+        devices = [device] if device.type == "cuda" else []
+        reproducible = self.random_state is not None
+        with (
+            torch.random.fork_rng(devices=devices),
+            deterministic_kernels(self.device_, enabled=reproducible),
+        ):
+            state = getattr(self, "_rng_state", None)
+            if seed is None and state is not None:
+                torch.random.set_rng_state(torch.from_numpy(state["cpu"]))
+                if devices and state.get("cuda") is not None:
+                    torch.cuda.set_rng_state(torch.from_numpy(state["cuda"]), device)
+            else:
+                torch.manual_seed(seed if seed is not None else self._torch_seed())
+            yield
+            # numpy copies: plain data for pickles and the safe format
+            self._rng_state = {
+                "cpu": torch.random.get_rng_state().numpy(),
+                "cuda": torch.cuda.get_rng_state(device).numpy() if devices else None,
+            }
+
+    def _fitted(self, net):
         self.net_ = net
         self.history_ = net.history
         self.n_iter_ = len(net.history)

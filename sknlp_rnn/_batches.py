@@ -36,6 +36,25 @@ def unwrap_subsets(dataset):
     return dataset, indices
 
 
+class RowSplit:
+    """A skorch ``train_split``: fixed training and validation rows.
+
+    Called with the training ``Dataset``, returns the two ``Subset`` views of
+    it. The rows are chosen by the estimator (a random, stratified or tail
+    split), so a warm-started fit can validate on the same rows.
+    """
+
+    def __init__(self, train_rows, valid_rows):
+        self.train_rows = np.asarray(train_rows, dtype=np.int64)
+        self.valid_rows = np.asarray(valid_rows, dtype=np.int64)
+
+    def __call__(self, dataset, y=None, **fit_params):
+        return (
+            torch.utils.data.Subset(dataset, self.train_rows.tolist()),
+            torch.utils.data.Subset(dataset, self.valid_rows.tolist()),
+        )
+
+
 def on_device(dataset, device):
     """``(X, y)`` of a skorch Dataset as tensors on ``device``, copied once.
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -41,7 +42,7 @@ from ._batches import (
 )
 from ._device import autocast_context, to_float32
 
-__all__ = ["BucketNet", "StreamNet", "TabularNet", "TorchNet"]
+__all__ = ["BucketNet", "StreamNet", "TabularNet", "TorchNet", "pack_weights"]
 
 # Net attributes (prefixes) pickled through skorch's device-mapping path.
 _DEVICE_BOUND_ATTRIBUTES = ("module", "criterion", "callbacks", "grad_scaler_")
@@ -49,6 +50,18 @@ _DEVICE_BOUND_ATTRIBUTES = ("module", "criterion", "callbacks", "grad_scaler_")
 # Rows per batch when the tabular nets evaluate (validation loss, prediction):
 # no gradients, and their modules give the same output whatever the batch.
 PREDICT_BATCH_SIZE = 4096
+
+
+def pack_weights(y, sample_weight):
+    """``y`` (one row per sample) with ``sample_weight`` as a last column, in
+    float32, and the shape of one sample's target (``TorchNet.target_shape``).
+
+    Class codes survive the cast exactly (below 2**24 classes).
+    """
+    y = np.asarray(y)
+    flat = y.reshape(len(y), -1).astype(np.float32)
+    packed = np.column_stack([flat, np.asarray(sample_weight, dtype=np.float32)])
+    return packed, tuple(y.shape[1:])
 
 
 def split_output(y_pred):
@@ -75,15 +88,22 @@ class TorchNet(NeuralNet):
     - batch losses stay on the device and are read once per epoch (no host
       synchronisation per batch); a non-finite loss stops ``fit`` with a
       ``ValueError``;
+    - ``target_shape`` (not ``None``) marks targets packed with sample weights:
+      each row of ``y`` is the flattened target followed by its weight
+      (:func:`pack_weights`), and the loss is the weighted mean of the
+      criterion's per-sample losses (built with ``reduction="none"``);
+    - ``base_lrs_``: each parameter group's rate as the optimizer was built,
+      which the learning-rate schedules start from (:meth:`reset_lrs`);
     - callbacks are only called for the hooks they implement;
     - every attribute that may hold a device tensor is pickled through
       skorch's device-mapping path, so a net trained on a GPU unpickles on a
       CPU-only machine (the owning estimator warns there, so this net does not).
     """
 
-    def __init__(self, *args, precision="32", **kwargs):
+    def __init__(self, *args, precision="32", target_shape=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
+        self.target_shape = target_shape
 
     def initialize(self):
         super().initialize()
@@ -103,13 +123,44 @@ class TorchNet(NeuralNet):
         )
         return self
 
+    def initialize_optimizer(self, *args, **kwargs):
+        super().initialize_optimizer(*args, **kwargs)
+        self.base_lrs_ = [group["lr"] for group in self.optimizer_.param_groups]
+        return self
+
+    def reset_lrs(self, lr):
+        """Set every group's rate back to its base rate, rescaled to ``lr``
+        (a continued fit starts from the rates it was built with)."""
+        scale = lr / self.lr
+        self.base_lrs_ = [base * scale for base in self.base_lrs_]
+        for group, base in zip(
+            self.optimizer_.param_groups, self.base_lrs_, strict=True
+        ):
+            group["lr"] = base
+        self.lr = lr
+
+    def batches_per_epoch(self, dataset):
+        """Training batches in one pass over ``dataset`` (expected number for
+        random window lengths)."""
+        return len(self.get_iterator(dataset, training=True))
+
     def infer(self, x, **fit_params):
         with autocast_context(self.precision, self.device or "cpu"):
             return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         output, aux = split_output(y_pred)
-        loss = super().get_loss(to_float32(output), y_true, X=X, training=training)
+        output = to_float32(output)
+        if self.target_shape is None:
+            loss = super().get_loss(output, y_true, X=X, training=training)
+        else:
+            packed = to_tensor(y_true, device=self.device)
+            weight = packed[:, -1]
+            target = packed[:, :-1].reshape(-1, *self.target_shape)
+            if target.dim() < output.dim():  # class indices (logits per class)
+                target = target.long()
+            per_sample = super().get_loss(output, target, X=X, training=training)
+            loss = (per_sample.reshape(len(weight), -1).mean(1) * weight).mean()
         return loss + aux if training and aux is not None else loss
 
     def backward(self, loss):

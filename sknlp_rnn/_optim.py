@@ -1,6 +1,6 @@
-"""Optimisation pieces (private): the one-cycle learning-rate callback
-(:class:`OneCycle`) and the optimizer for sparse embedding gradients
-(:class:`LazyAdam`).
+"""Optimisation pieces (private): the learning-rate schedules
+(:func:`schedule_callbacks`, :class:`LRSchedule`) and the optimizer for sparse
+embedding gradients (:class:`LazyAdam`).
 
 A leaf module: depends on torch, skorch and ``_device``.
 """
@@ -8,7 +8,7 @@ A leaf module: depends on torch, skorch and ``_device``.
 from __future__ import annotations
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 from torch.optim.adam import adam as functional_adam
 
 from ._device import fused_adam_available
@@ -16,7 +16,13 @@ from ._device import fused_adam_available
 # Fraction of the one-cycle steps spent warming up (fast.ai's fit_one_cycle).
 ONE_CYCLE_PCT_START = 0.25
 # Fewer steps than this keep ``lr`` constant: too short to warm up and anneal.
-ONE_CYCLE_MIN_STEPS = 5
+SCHEDULE_MIN_STEPS = 5
+# The values of every estimator's ``lr_schedule``.
+SCHEDULES = ("constant", "one_cycle", "cosine", "plateau")
+# "plateau": the factor applied to the rates, after this many epochs without
+# improvement (issue 13's measurements on large tables: 0.3 after 2 epochs).
+PLATEAU_FACTOR = 0.3
+PLATEAU_PATIENCE = 2
 
 
 class LazyAdam(torch.optim.Optimizer):
@@ -29,7 +35,7 @@ class LazyAdam(torch.optim.Optimizer):
     not to the size of the user and item tables, and rows absent from a batch
     keep their moments instead of decaying them. Bias corrections count each
     parameter's steps. ``lr`` and ``betas`` live in the parameter groups, so
-    :class:`OneCycle` schedules them.
+    :class:`LRSchedule` schedules them.
 
     Why not torch's ``SparseAdam`` (sparse table) plus ``Adam`` (the rest),
     which compute the same updates (they differ only in where ``eps`` enters
@@ -131,19 +137,33 @@ class LazyAdam(torch.optim.Optimizer):
         param.index_add_(0, rows, update)
 
 
-class OneCycle(Callback):
-    """The one-cycle learning-rate policy, stepped after every training batch.
+class LRSchedule(Callback):
+    """A per-batch learning-rate schedule over the whole fit.
 
-    Over all training batches of ``max_epochs`` epochs (counted exactly from
-    the training set at the first epoch), the rate warms up from ``lr / 25``
-    to ``lr`` during the first ``ONE_CYCLE_PCT_START`` (a quarter) of the
-    steps, then anneals (cosine) to nearly zero (Smith, 2018; fast.ai's
-    ``fit_one_cycle``). With an optimizer that has momentum (Adam's first
-    beta, or SGD/RMSprop ``momentum > 0``), the momentum moves the opposite
-    way between 0.95 and 0.85. Fits of fewer than ``ONE_CYCLE_MIN_STEPS``
-    batches in all keep ``lr`` constant. Each training batch's rate is
-    recorded in the history as ``event_lr``.
+    ``policy`` is ``"one_cycle"`` or ``"cosine"``. The number of steps is every
+    training batch of ``max_epochs`` epochs, counted from the training set at
+    the first epoch (``net.batches_per_epoch``). Each parameter group follows
+    the schedule from its own base rate (``net.base_lrs_``), so
+    discriminative rates keep their ratios.
+
+    - ``"one_cycle"`` (Smith, 2018; fast.ai's ``fit_one_cycle``): the rate warms
+      up from a 25th of the base rate to the base rate during the first
+      ``ONE_CYCLE_PCT_START`` (a quarter) of the steps, then anneals (cosine)
+      to nearly zero; with an optimizer that has momentum (Adam's first beta,
+      or SGD/RMSprop ``momentum > 0``) the momentum moves the opposite way
+      between 0.95 and 0.85 (``torch.optim.lr_scheduler.OneCycleLR``);
+    - ``"cosine"``: from the base rate down to zero along a half cosine
+      (``torch.optim.lr_scheduler.CosineAnnealingLR``).
+
+    Fits of fewer than ``SCHEDULE_MIN_STEPS`` batches in all keep the base
+    rate. Each training batch's rate is recorded in the history as
+    ``event_lr``. (skorch's ``LRScheduler`` takes the step count when it is
+    built, before the training set is known, hence this callback; the
+    per-epoch ``"plateau"`` policy uses skorch's.)
     """
+
+    def __init__(self, policy="one_cycle"):
+        self.policy = policy
 
     def on_train_begin(self, net, **kwargs):
         self.scheduler_ = None
@@ -152,13 +172,21 @@ class OneCycle(Callback):
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         if self.steps_ is not None:
             return
-        self.steps_ = net.max_epochs * -(-len(dataset_train) // net.batch_size)
-        if self.steps_ < ONE_CYCLE_MIN_STEPS:
+        self.steps_ = net.max_epochs * net.batches_per_epoch(dataset_train)
+        if self.steps_ < SCHEDULE_MIN_STEPS:
             return
-        defaults = net.optimizer_.defaults
+        optimizer = net.optimizer_
+        if self.policy == "cosine":
+            for group, base in zip(optimizer.param_groups, net.base_lrs_, strict=True):
+                group["lr"] = group["initial_lr"] = base
+            self.scheduler_ = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=self.steps_
+            )
+            return
+        defaults = optimizer.defaults
         self.scheduler_ = torch.optim.lr_scheduler.OneCycleLR(
-            net.optimizer_,
-            max_lr=net.lr,
+            optimizer,
+            max_lr=list(net.base_lrs_),
             total_steps=self.steps_,
             pct_start=ONE_CYCLE_PCT_START,
             cycle_momentum="betas" in defaults or defaults.get("momentum", 0) > 0,
@@ -170,5 +198,27 @@ class OneCycle(Callback):
             return
         # the rate this batch used, as skorch's LRScheduler records it
         net.history.record_batch("event_lr", scheduler.get_last_lr()[0])
-        if scheduler.last_epoch < scheduler.total_steps - 1:  # ends at the minimum
+        if scheduler.last_epoch < self.steps_ - 1:  # ends at the minimum
             scheduler.step()
+
+
+def schedule_callbacks(policy, *, monitor):
+    """The skorch callbacks of the ``lr_schedule`` value ``policy``.
+
+    ``"constant"`` needs none; ``"one_cycle"`` and ``"cosine"`` step after each
+    training batch (:class:`LRSchedule`); ``"plateau"`` multiplies every rate
+    by ``PLATEAU_FACTOR`` after ``PLATEAU_PATIENCE`` epochs without a lower
+    ``monitor`` (``"valid_loss"`` or ``"train_loss"``), through skorch's
+    ``LRScheduler`` and ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+    """
+    if policy == "constant":
+        return []
+    if policy == "plateau":
+        scheduler = LRScheduler(
+            policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
+            monitor=monitor,
+            factor=PLATEAU_FACTOR,
+            patience=PLATEAU_PATIENCE,
+        )
+        return [("lr_schedule", scheduler)]
+    return [("lr_schedule", LRSchedule(policy))]

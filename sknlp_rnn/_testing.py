@@ -177,6 +177,20 @@ _FLOAT32_BATCHES = ExpectedFailure(
     strict=False,
 )
 
+_MINI_BATCH_WEIGHTS = ExpectedFailure(
+    "Training is mini-batch gradient descent: a sample_weight of 2 doubles a "
+    "row's share of the loss in its batch, while repeating the row puts the copy "
+    "in another batch and adds batches to every epoch, so the two fits take "
+    "different steps (the same in expectation, not the same numbers)."
+)
+
+_FLOAT_FEATURES = ExpectedFailure(
+    "The check fits on real-valued features it builds itself (without the "
+    "input tags' conversion the other checks apply), and the classifier reads "
+    "integer token ids: fit rejects the data. tests/text/test_classifier.py "
+    "checks sample and class weights on token ids instead."
+)
+
 REGISTRY: dict[type, Entry] = {
     RNNTextClassifier: Entry(
         data=_classifier_data,
@@ -187,6 +201,9 @@ REGISTRY: dict[type, Entry] = {
         expected_failed_checks={
             "check_methods_subset_invariance": _FLOAT32_BATCHES,
             "check_methods_sample_order_invariance": _FLOAT32_BATCHES,
+            "check_sample_weight_equivalence_on_dense_data": _MINI_BATCH_WEIGHTS,
+            "check_classifiers_one_label_sample_weights": _FLOAT_FEATURES,
+            "check_class_weight_classifiers": _FLOAT_FEATURES,
         },
     ),
     SequenceLMRegressor: Entry(
@@ -222,6 +239,9 @@ REGISTRY: dict[type, Entry] = {
         params={"hidden_sizes": (16,), "batch_size": 32},
         case_params={"categorical_features": ["color", "size"]},
         check_params={"max_epochs": 20, "lr": 1e-2},
+        expected_failed_checks={
+            "check_sample_weight_equivalence_on_dense_data": _MINI_BATCH_WEIGHTS,
+        },
     ),
     CollabFilterRegressor: Entry(
         data=_ratings_data,
@@ -231,6 +251,9 @@ REGISTRY: dict[type, Entry] = {
         # the column count; the default learns those columns as biases only)
         check_variants=({"side_features": "factors"},),
         variants=(("side+implicit", _collab_side_implicit),),
+        expected_failed_checks={
+            "check_sample_weight_equivalence_on_dense_data": _MINI_BATCH_WEIGHTS,
+        },
     ),
     Tokenizer: Entry(data=_tokenizer_data),
     Vocab: Entry(data=_vocab_data),

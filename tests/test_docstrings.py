@@ -122,9 +122,10 @@ _TUNED = "the default is tuned for each model and data size"
 _ARCHITECTURE = "each network applies it in its own places, described with it"
 DIFFERENCES = {
     ("lr", "default"): (EACH, _TUNED),
-    ("lr", "description"): (
+    ("lr_schedule", "default"): (
         [[CLF, LM]],
-        "with lr_schedule (the tabular estimators) lr is the one-cycle peak",
+        "one-cycle training is the tabular estimators' measured default; the "
+        "text estimators keep a constant rate (their defaults were tuned so)",
     ),
     ("max_epochs", "default"): (EACH, _TUNED),
     ("batch_size", "default"): (EACH, _TUNED),

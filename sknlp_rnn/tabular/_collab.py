@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import OPTIMIZERS, BaseTorchEstimator
 from .._nets import TabularNet
-from .._optim import LazyAdam, OneCycle
+from .._optim import LazyAdam
 from .._persistence import SafeFormatMixin
 from ..nn import CollabNN, DotProductBias, embedding_size
 from ._validation import (
@@ -97,15 +97,18 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
         :class:`EntityEmbeddingRegressor`). An explicit range must contain
         every training rating (bounds included), else ``fit`` raises
         ``ValueError``. ``None`` gives an unbounded linear output.
-    lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
-        ``"one_cycle"`` (fast.ai's ``fit_one_cycle``) warms the learning rate
-        up from ``lr / 25`` to ``lr`` over the first quarter of the training
-        batches and anneals it along a cosine to nearly zero by the end of
-        ``max_epochs`` (with Adam, the momentum moves the other way, 0.95 to
-        0.85), one step per batch; ``"constant"`` keeps ``lr`` (as does a fit
-        of fewer than 5 batches in all).
     factor_l2 : float, default=0.08
         L2 penalty on the factors of the ids in each batch (see above).
+    lr_schedule : {"constant", "one_cycle", "cosine", "plateau"}, default="one_cycle"
+        How the learning rate moves during ``fit``. ``"one_cycle"`` (fast.ai's
+        ``fit_one_cycle``) warms it up from ``lr / 25`` to ``lr`` over the first
+        quarter of the training batches and anneals it along a cosine to nearly
+        zero by the end of ``max_epochs`` (with Adam, the momentum moves the
+        other way, 0.95 to 0.85); ``"cosine"`` anneals it from ``lr`` to zero
+        along a half cosine; both step after every batch, and a fit of fewer
+        than 5 batches in all keeps ``lr``. ``"plateau"`` multiplies it by 0.3
+        after 2 epochs without a lower validation loss (training loss without
+        a validation set). ``"constant"`` keeps ``lr``.
     lr : float, default=1.2e-2
         Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : int, default=4
@@ -125,9 +128,21 @@ optimizer class, default="lazy_adam"
     validation_fraction : float or None, default=None
         Fraction of the rows held out to report a validation loss each epoch;
         ``None`` trains on everything.
+    validation_split : {"random", "tail"}, default="random"
+        Which rows ``validation_fraction`` holds out: rows drawn with
+        ``random_state`` (stratified by class for a classifier), or the last
+        rows (``"tail"``), for data in time order.
     patience : int or None, default=None
         Stop after this many epochs without improvement of the validation loss
         (training loss without a validation set) and restore the best weights.
+    warm_start : bool, default=False
+        When ``True`` and the estimator is fitted, ``fit`` trains the fitted
+        network ``max_epochs`` more epochs, carrying on its weights, optimizer
+        state and random generator, with the encodings the first fit learned
+        (vocabulary, categories, scalers); ``lr`` and ``max_epochs`` are read
+        again, the rest is as first fitted. So, with a constant schedule, two
+        fits of 5 epochs give the model of one fit of 10. A model loaded with
+        :func:`sknlp_rnn.load` carries on with a fresh optimizer state.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (or ``(name, callback)`` tuples).
     device : str, default="auto"
@@ -233,7 +248,6 @@ optimizer class, default="lazy_adam"
         "hidden_sizes": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "y_range": [None, StrOptions({"auto"}), tuple, list],
-        "lr_schedule": [StrOptions({"one_cycle", "constant"})],
     }
 
     def __init__(
@@ -246,15 +260,17 @@ optimizer class, default="lazy_adam"
         hidden_sizes=(100,),
         dropout=0.0,
         y_range="auto",
-        lr_schedule="one_cycle",
         factor_l2=0.08,
+        lr_schedule="one_cycle",
         lr=1.2e-2,
         max_epochs=4,
         batch_size=1536,
         optimizer="lazy_adam",
         weight_decay=0.0,
         validation_fraction=None,
+        validation_split="random",
         patience=None,
+        warm_start=False,
         callbacks=None,
         device="auto",
         precision="32",
@@ -268,15 +284,17 @@ optimizer class, default="lazy_adam"
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.y_range = y_range
-        self.lr_schedule = lr_schedule
         self.factor_l2 = factor_l2
+        self.lr_schedule = lr_schedule
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.patience = patience
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.precision = precision
@@ -305,9 +323,6 @@ optimizer class, default="lazy_adam"
 
     _net_class = TabularNet
     _criterion = torch.nn.MSELoss
-
-    def _net_callbacks(self):
-        return [("lr_schedule", OneCycle())] if self.lr_schedule == "one_cycle" else []
 
     def _build_module(self):
         """The torch module (fresh weights), starting at the mean rating."""
@@ -360,7 +375,7 @@ optimizer class, default="lazy_adam"
         # LazyAdam fuses its dense updates itself.
         return {} if self._lazy else super()._optimizer_options()
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Learn user and item embeddings from ratings.
 
         Parameters
@@ -369,6 +384,9 @@ optimizer class, default="lazy_adam"
             User ids, item ids and optional categorical side-feature columns.
         y : array-like of shape (n_ratings,)
             Ratings.
+        sample_weight : array-like of shape (n_ratings,) or None, default=None
+            Weight of each rating's squared error in the loss (non-negative;
+            ``None``: equal weights).
 
         Returns
         -------
@@ -386,7 +404,12 @@ optimizer class, default="lazy_adam"
                 "implicit=True needs model='dot' (implicit feedback augments the "
                 f"user factors of the dot product); got model={self.model!r}."
             )
-        X, y = check_id_matrix(self, X, y, reset=True)
+        continuing = self._continuing()
+        X, y = check_id_matrix(self, X, y, reset=not continuing)
+        weight = self._sample_weight(sample_weight, len(y))
+        if continuing:
+            self._fit_net(self._encode(X), y, sample_weight=weight)
+            return self
         bounds = target_range(self.y_range, y.reshape(-1, 1).astype(np.float64))
         self.y_range_ = None if bounds is None else tuple(float(b[0]) for b in bounds)
         self.ids_ = [learn_ids(X[:, j]) for j in range(X.shape[1])]
@@ -403,7 +426,7 @@ optimizer class, default="lazy_adam"
             shape=(len(self.ids_[0]) + 1, len(self.ids_[1]) + 1),
         )
         self._target_mean = float(y.mean())
-        self._fit_net(codes, y)
+        self._fit_net(codes, y, sample_weight=weight)
         return self
 
     def predict(self, X):

@@ -18,7 +18,6 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from .._base import BaseTorchEstimator
 from .._nets import TabularNet
-from .._optim import OneCycle
 from .._persistence import SafeFormatMixin
 from ..nn import TabularModule, embedding_size
 from ._encoder import CategoricalEncoder
@@ -92,13 +91,16 @@ class EntityEmbeddingRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimat
     log_target : bool, default=False
         Fit ``log(y)`` (``y`` must be > 0) and predict ``exp`` of the output,
         so the loss is a squared error on the relative scale.
-    lr_schedule : {"one_cycle", "constant"}, default="one_cycle"
-        ``"one_cycle"`` (fast.ai's ``fit_one_cycle``) warms the learning rate
-        up from ``lr / 25`` to ``lr`` over the first quarter of the training
-        batches and anneals it along a cosine to nearly zero by the end of
-        ``max_epochs`` (with Adam, the momentum moves the other way, 0.95 to
-        0.85), one step per batch; ``"constant"`` keeps ``lr`` (as does a fit
-        of fewer than 5 batches in all).
+    lr_schedule : {"constant", "one_cycle", "cosine", "plateau"}, default="one_cycle"
+        How the learning rate moves during ``fit``. ``"one_cycle"`` (fast.ai's
+        ``fit_one_cycle``) warms it up from ``lr / 25`` to ``lr`` over the first
+        quarter of the training batches and anneals it along a cosine to nearly
+        zero by the end of ``max_epochs`` (with Adam, the momentum moves the
+        other way, 0.95 to 0.85); ``"cosine"`` anneals it from ``lr`` to zero
+        along a half cosine; both step after every batch, and a fit of fewer
+        than 5 batches in all keeps ``lr``. ``"plateau"`` multiplies it by 0.3
+        after 2 epochs without a lower validation loss (training loss without
+        a validation set). ``"constant"`` keeps ``lr``.
     lr : float, default=1e-2
         Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : int, default=30
@@ -113,9 +115,21 @@ default="adam"
     validation_fraction : float or None, default=None
         Fraction of the rows held out to report a validation loss each epoch;
         ``None`` trains on everything.
+    validation_split : {"random", "tail"}, default="random"
+        Which rows ``validation_fraction`` holds out: rows drawn with
+        ``random_state`` (stratified by class for a classifier), or the last
+        rows (``"tail"``), for data in time order.
     patience : int or None, default=None
         Stop after this many epochs without improvement of the validation loss
         (training loss without a validation set) and restore the best weights.
+    warm_start : bool, default=False
+        When ``True`` and the estimator is fitted, ``fit`` trains the fitted
+        network ``max_epochs`` more epochs, carrying on its weights, optimizer
+        state and random generator, with the encodings the first fit learned
+        (vocabulary, categories, scalers); ``lr`` and ``max_epochs`` are read
+        again, the rest is as first fitted. So, with a constant schedule, two
+        fits of 5 epochs give the model of one fit of 10. A model loaded with
+        :func:`sknlp_rnn.load` carries on with a fresh optimizer state.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (or ``(name, callback)`` tuples).
     device : str, default="auto"
@@ -206,7 +220,6 @@ default="adam"
         "batch_norm": [None, StrOptions({"continuous", "all"})],
         "y_range": [None, StrOptions({"auto"}), "array-like"],
         "log_target": ["boolean"],
-        "lr_schedule": [StrOptions({"one_cycle", "constant"})],
     }
 
     def __init__(
@@ -228,7 +241,9 @@ default="adam"
         optimizer="adam",
         weight_decay=0.0,
         validation_fraction=None,
+        validation_split="random",
         patience=None,
+        warm_start=False,
         callbacks=None,
         device="auto",
         precision="32",
@@ -251,7 +266,9 @@ default="adam"
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.patience = patience
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.precision = precision
@@ -348,9 +365,6 @@ default="adam"
     _net_class = TabularNet
     _criterion = torch.nn.MSELoss
 
-    def _net_callbacks(self):
-        return [("lr_schedule", OneCycle())] if self.lr_schedule == "one_cycle" else []
-
     def _build_module(self):
         return TabularModule(
             cardinalities=self.encoder_.cardinalities_,
@@ -365,7 +379,7 @@ default="adam"
             y_range=self._z_range,
         )
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the encoders, the scalers and the net.
 
         Parameters
@@ -375,6 +389,9 @@ default="adam"
             so are finite values beyond the float32 range (``abs(x) > 3.4e38``).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target(s); must be finite (and positive with ``log_target``).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weight of each row's squared error in the loss (non-negative;
+            ``None``: equal weights). The scalers are fitted unweighted.
 
         Returns
         -------
@@ -383,10 +400,21 @@ default="adam"
         """
         self._validate_params()
         self._check_architecture()
-        X = check_frame(self, X, reset=True)
-        target, self._y_1d = check_target(
-            self, y, X.shape[0], log_target=self.log_target
-        )
+        continuing = self._continuing()
+        X = check_frame(self, X, reset=not continuing)
+        target, y_1d = check_target(self, y, X.shape[0], log_target=self.log_target)
+        weight = self._sample_weight(sample_weight, X.shape[0])
+        if continuing:
+            if target.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"y has {target.shape[1]} output(s); this warm-started model "
+                    f"was fitted with {self.n_outputs_}."
+                )
+            z = self.target_scaler_.transform(target).astype(np.float32)
+            self._fit_net(self._inputs(X), z, sample_weight=weight)
+            self.embeddings_ = self._embedding_frames()
+            return self
+        self._y_1d = y_1d
         self.n_outputs_ = target.shape[1]
         self.encoder_ = CategoricalEncoder(
             categorical_features=self.categorical_features,
@@ -416,7 +444,7 @@ default="adam"
             self._z_range = tuple((b - scaler.mean_) / scaler.scale_ for b in bounds)
             self.y_range_ = tuple(np.exp(b) if self.log_target else b for b in bounds)
 
-        self._fit_net(inputs, z)
+        self._fit_net(inputs, z, sample_weight=weight)
         self.embeddings_ = self._embedding_frames()
         return self
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from skorch.callbacks import EpochScoring
 
@@ -107,8 +108,23 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
         Discriminative learning rates: the head trains at ``lr`` and each layer
         group below it (recurrent layers, then the embedding) at the rate of
         the group above divided by ``lr_decay`` (ULMFiT uses 2.6).
+    class_weight : dict, "balanced" or None, default=None
+        Weight of each class's documents in the loss, as a dict of label to
+        weight, or ``"balanced"`` (``n_documents / (n_classes * count)``, so
+        every class weighs the same in all); multiplied with ``fit``'s
+        ``sample_weight``. ``None``: every document weighs the same.
+    lr_schedule : {"constant", "one_cycle", "cosine", "plateau"}, default="constant"
+        How the learning rate moves during ``fit``. ``"one_cycle"`` (fast.ai's
+        ``fit_one_cycle``) warms it up from ``lr / 25`` to ``lr`` over the first
+        quarter of the training batches and anneals it along a cosine to nearly
+        zero by the end of ``max_epochs`` (with Adam, the momentum moves the
+        other way, 0.95 to 0.85); ``"cosine"`` anneals it from ``lr`` to zero
+        along a half cosine; both step after every batch, and a fit of fewer
+        than 5 batches in all keeps ``lr``. ``"plateau"`` multiplies it by 0.3
+        after 2 epochs without a lower validation loss (training loss without
+        a validation set). ``"constant"`` keeps ``lr``.
     lr : float, default=3e-3
-        Learning rate.
+        Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : int, default=10
         Number of passes over the training data.
     batch_size : int, default=64
@@ -121,9 +137,21 @@ default="adam"
     validation_fraction : float or None, default=None
         Fraction of the training documents held out (stratified) to report a
         validation loss and accuracy each epoch; ``None`` trains on everything.
+    validation_split : {"random", "tail"}, default="random"
+        Which rows ``validation_fraction`` holds out: rows drawn with
+        ``random_state`` (stratified by class for a classifier), or the last
+        rows (``"tail"``), for data in time order.
     patience : int or None, default=None
         Stop after this many epochs without improvement of the validation loss
         (training loss without a validation set) and restore the best weights.
+    warm_start : bool, default=False
+        When ``True`` and the estimator is fitted, ``fit`` trains the fitted
+        network ``max_epochs`` more epochs, carrying on its weights, optimizer
+        state and random generator, with the encodings the first fit learned
+        (vocabulary, categories, scalers); ``lr`` and ``max_epochs`` are read
+        again, the rest is as first fitted. So, with a constant schedule, two
+        fits of 5 epochs give the model of one fit of 10. A model loaded with
+        :func:`sknlp_rnn.load` carries on with a fresh optimizer state.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (or ``(name, callback)`` tuples).
     device : str, default="auto"
@@ -190,6 +218,7 @@ default="adam"
         "encoder": [None, HasMethods(["fit"])],
         "freeze_encoder_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_decay": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
     def __init__(
@@ -209,13 +238,17 @@ default="adam"
         encoder=None,
         freeze_encoder_epochs=0,
         lr_decay=1.0,
+        class_weight=None,
+        lr_schedule="constant",
         lr=3e-3,
         max_epochs=10,
         batch_size=64,
         optimizer="adam",
         weight_decay=0.0,
         validation_fraction=None,
+        validation_split="random",
         patience=None,
+        warm_start=False,
         callbacks=None,
         device="auto",
         precision="32",
@@ -236,13 +269,17 @@ default="adam"
         self.encoder = encoder
         self.freeze_encoder_epochs = freeze_encoder_epochs
         self.lr_decay = lr_decay
+        self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.patience = patience
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.precision = precision
@@ -300,7 +337,7 @@ default="adam"
             pad_idx=self.pad_idx,
         )
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the classifier on token-id rows.
 
         Parameters
@@ -309,6 +346,9 @@ default="adam"
             Token ids, right-padded with ``pad_idx``.
         y : array-like of shape (n_documents,)
             Labels of any type.
+        sample_weight : array-like of shape (n_documents,) or None, default=None
+            Weight of each document's loss (non-negative; times
+            ``class_weight``). ``None``: equal weights.
 
         Returns
         -------
@@ -321,9 +361,17 @@ default="adam"
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        X, y = check_token_ids(self, X, y, pad_idx=self.pad_idx, reset=True)
+        continuing = self._continuing()
+        X, y = check_token_ids(self, X, y, pad_idx=self.pad_idx, reset=not continuing)
         check_classification_targets(y)
+        if continuing:
+            y_codes = self._class_codes(y)
+            weight = self._document_weights(sample_weight, y_codes)
+            X = np.where(X >= self.vocab_size_, self.unk_idx, X)
+            self._fit_net(X, y_codes, sample_weight=weight, stratify=y_codes)
+            return self
         self.classes_, y_codes = np.unique(y, return_inverse=True)
+        weight = self._document_weights(sample_weight, y_codes)
         lm = language_model_of(self.encoder)
         if lm is None:
             self.vocab_size_ = fitted_vocab_size(self, X, ("pad_idx", "unk_idx"))
@@ -333,8 +381,46 @@ default="adam"
             self.vocab_size_ = lm.vocab_size_
             n_layers = lm.n_layers
         self._n_encoder_layers = n_layers
-        self._fit_net(X, y_codes.astype(np.int64), stratify=y_codes)
+        self._fit_net(
+            X, y_codes.astype(np.int64), sample_weight=weight, stratify=y_codes
+        )
         return self
+
+    def _class_codes(self, y):
+        """Codes of labels ``y`` in ``classes_`` (a warm-started fit)."""
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        unknown = self.classes_[codes] != y
+        if unknown.any():
+            raise ValueError(
+                f"y holds labels the first fit did not see ({y[unknown][0]!r}, ...); "
+                "a warm-started fit keeps the classes of the first fit "
+                f"{self.classes_.tolist()}. Use warm_start=False to refit."
+            )
+        return codes.astype(np.int64)
+
+    def _document_weights(self, sample_weight, y_codes):
+        """``sample_weight`` times ``class_weight`` per document (see
+        ``_sample_weight``)."""
+        factor = None
+        if self.class_weight is not None:
+            factor = compute_sample_weight(self._class_weight_by_code(), y_codes)
+        return self._sample_weight(sample_weight, len(y_codes), factor=factor)
+
+    def _class_weight_by_code(self):
+        """``class_weight`` keyed by class code; a dict must name known labels."""
+        if self.class_weight == "balanced":
+            return "balanced"
+        unknown = [label for label in self.class_weight if label not in self.classes_]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels not in y: {unknown!r}; the classes are "
+                f"{self.classes_.tolist()}."
+            )
+        return {
+            code: float(self.class_weight.get(label, 1.0))
+            for code, label in enumerate(self.classes_)
+        }
 
     def _ids(self, X):
         self._check_fitted()

@@ -119,8 +119,18 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
         current and a remembered output is multiplied by it before the softmax.
     cache_lambda : float, default=0.3
         Weight of the cache's distribution in the mixture, in (0, 1).
+    lr_schedule : {"constant", "one_cycle", "cosine", "plateau"}, default="constant"
+        How the learning rate moves during ``fit``. ``"one_cycle"`` (fast.ai's
+        ``fit_one_cycle``) warms it up from ``lr / 25`` to ``lr`` over the first
+        quarter of the training batches and anneals it along a cosine to nearly
+        zero by the end of ``max_epochs`` (with Adam, the momentum moves the
+        other way, 0.95 to 0.85); ``"cosine"`` anneals it from ``lr`` to zero
+        along a half cosine; both step after every batch, and a fit of fewer
+        than 5 batches in all keeps ``lr``. ``"plateau"`` multiplies it by 0.3
+        after 2 epochs without a lower validation loss (training loss without
+        a validation set). ``"constant"`` keeps ``lr``.
     lr : float, default=3e-3
-        Learning rate.
+        Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : int, default=10
         Number of passes over the training data.
     batch_size : int, default=32
@@ -137,6 +147,14 @@ default="adam"
     patience : int or None, default=None
         Stop after this many epochs without improvement of the validation loss
         (training loss without a validation set) and restore the best weights.
+    warm_start : bool, default=False
+        When ``True`` and the estimator is fitted, ``fit`` trains the fitted
+        network ``max_epochs`` more epochs, carrying on its weights, optimizer
+        state and random generator, with the encodings the first fit learned
+        (vocabulary, categories, scalers); ``lr`` and ``max_epochs`` are read
+        again, the rest is as first fitted. So, with a constant schedule, two
+        fits of 5 epochs give the model of one fit of 10. A model loaded with
+        :func:`sknlp_rnn.load` carries on with a fresh optimizer state.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (or ``(name, callback)`` tuples).
     device : str, default="auto"
@@ -254,6 +272,7 @@ default="adam"
         cache_size=0,
         cache_theta=40.0,
         cache_lambda=0.3,
+        lr_schedule="constant",
         lr=3e-3,
         max_epochs=10,
         batch_size=32,
@@ -261,6 +280,7 @@ default="adam"
         weight_decay=0.0,
         validation_fraction=None,
         patience=None,
+        warm_start=False,
         callbacks=None,
         device="auto",
         precision="32",
@@ -287,6 +307,7 @@ default="adam"
         self.cache_size = cache_size
         self.cache_theta = cache_theta
         self.cache_lambda = cache_lambda
+        self.lr_schedule = lr_schedule
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -294,6 +315,7 @@ default="adam"
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.precision = precision
@@ -369,8 +391,14 @@ default="adam"
             The fitted model.
         """
         self._validate_params()
-        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=True)
-        self.vocab_size_ = fitted_vocab_size(self, X, ("pad_idx", "unk_idx", "bos_idx"))
+        continuing = self._continuing()
+        X = check_token_ids(self, X, pad_idx=self.pad_idx, reset=not continuing)
+        if continuing:
+            X = np.where(X >= self.vocab_size_, self.unk_idx, X)
+        else:
+            self.vocab_size_ = fitted_vocab_size(
+                self, X, ("pad_idx", "unk_idx", "bos_idx")
+            )
         stream = join_rows(X, pad_idx=self.pad_idx, bos_idx=self.bos_idx)
         if stream.size < 2:
             raise ValueError(
