@@ -45,6 +45,12 @@ OPTIMIZERS = {
 
 # Epochs with at least this many batches get a progress bar at verbose=1.
 _PROGRESS_BAR_MIN_BATCHES = 50
+# early_stopping: "auto" switches it on above this many training samples, and
+# then holds out this fraction and waits this many epochs unless
+# validation_fraction and patience say otherwise.
+EARLY_STOPPING_MIN_SAMPLES = 10_000
+EARLY_STOPPING_FRACTION = 0.1
+EARLY_STOPPING_PATIENCE = 6
 
 
 class BaseTorchEstimator(BaseEstimator):
@@ -81,6 +87,7 @@ class BaseTorchEstimator(BaseEstimator):
         "lr_schedule": [StrOptions(set(SCHEDULES))],
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "validation_split": [StrOptions({"random", "tail"})],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "warm_start": ["boolean"],
         "patience": [None, Interval(Integral, 1, None, closed="left")],
         "callbacks": [None, list],
@@ -131,12 +138,13 @@ class BaseTorchEstimator(BaseEstimator):
         order); ``"random"`` on rows drawn with ``seed``, stratified by
         ``stratify`` (class codes) when every class has two rows or more.
         """
-        if self.validation_fraction is None:
+        fraction = self._plan["validation_fraction"]
+        if fraction is None:
             return None
-        n_valid = int(np.floor(self.validation_fraction * n_samples))
+        n_valid = int(np.floor(fraction * n_samples))
         if n_valid < 1 or n_valid >= n_samples:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves {n_valid} of "
+                f"validation_fraction={fraction} leaves {n_valid} of "
                 f"{n_samples} samples for validation; use a larger fraction, more "
                 "data, or validation_fraction=None."
             )
@@ -179,21 +187,47 @@ class BaseTorchEstimator(BaseEstimator):
         """Whether this ``fit`` continues the fitted net (``warm_start``)."""
         return bool(getattr(self, "warm_start", False)) and hasattr(self, "net_")
 
+    def _training_plan(self, n_samples):
+        """The training settings of a fit on ``n_samples`` samples, with every
+        data-dependent choice made: a dict of ``max_epochs``, ``lr_schedule``,
+        ``validation_fraction`` and ``patience``.
+
+        ``early_stopping`` (``True``, or ``"auto"`` above
+        ``EARLY_STOPPING_MIN_SAMPLES`` samples) fills a missing
+        ``validation_fraction`` and ``patience`` in. Estimators with
+        ``"auto"`` values of their own resolve them on top of this.
+        """
+        stopping = getattr(self, "early_stopping", False)
+        if stopping == "auto":
+            stopping = n_samples > EARLY_STOPPING_MIN_SAMPLES
+        fraction, patience = self.validation_fraction, self.patience
+        if stopping:
+            fraction = EARLY_STOPPING_FRACTION if fraction is None else fraction
+            patience = EARLY_STOPPING_PATIENCE if patience is None else patience
+        return {
+            "early_stopping": bool(stopping),
+            "max_epochs": self.max_epochs,
+            "lr_schedule": self.lr_schedule,
+            "validation_fraction": fraction,
+            "patience": patience,
+        }
+
     def _callbacks(self, *, has_valid, n_batches):
         """The learning-rate schedule, clipping (``clip_norm``), early stopping,
         a progress bar, the user's."""
+        plan = self._plan
         monitor = "valid_loss" if has_valid else "train_loss"
-        callbacks = schedule_callbacks(self.lr_schedule, monitor=monitor)
+        callbacks = schedule_callbacks(plan["lr_schedule"], monitor=monitor)
         clip_norm = getattr(self, "clip_norm", None)
         if clip_norm is not None:
             callbacks.append(("clip", GradientNormClipping(clip_norm)))
-        if self.patience is not None:
+        if plan["patience"] is not None:
             callbacks.append(
                 (
                     "early_stopping",
                     EarlyStopping(
                         monitor=monitor,
-                        patience=self.patience,
+                        patience=plan["patience"],
                         load_best=True,
                         sink=print if self.verbose else _silent,
                     ),
@@ -221,6 +255,7 @@ class BaseTorchEstimator(BaseEstimator):
         """
         seed = self._torch_seed()
         n_samples = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
+        self._plan = self._training_plan(n_samples)
         train_split = self._train_split(n_samples, seed, stratify=stratify)
         target_shape = None
         if sample_weight is not None:
@@ -239,7 +274,7 @@ class BaseTorchEstimator(BaseEstimator):
                 optimizer__weight_decay=self.weight_decay,
                 **self._optimizer_options(),
                 lr=self.lr,
-                max_epochs=self.max_epochs,
+                max_epochs=self._plan["max_epochs"],
                 batch_size=self.batch_size,
                 train_split=train_split,
                 callbacks=[
@@ -268,7 +303,7 @@ class BaseTorchEstimator(BaseEstimator):
         first fit.
         """
         net = self.net_
-        net.max_epochs = self.max_epochs
+        net.max_epochs = self._plan["max_epochs"]
         net.reset_lrs(self.lr)
         net.train_split = train_split
         net.target_shape = target_shape

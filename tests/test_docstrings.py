@@ -122,8 +122,20 @@ _TUNED = "the default is tuned for each model and data size"
 _ARCHITECTURE = "each network applies it in its own places, described with it"
 DIFFERENCES = {
     ("lr", "default"): (EACH, _TUNED),
+    ("early_stopping", "default"): (
+        [[EE]],
+        "entity embeddings stop early on large tables (benchmarks/defaults.py "
+        "measured it); the others' defaults were tuned at fixed epochs",
+    ),
+    ("lr_schedule", "type"): ([[EE]], "entity embeddings add 'auto'"),
+    ("lr_schedule", "description"): ([[EE]], "it describes 'auto'"),
+    ("max_epochs", "type"): (
+        EACH,
+        "'auto' (where offered) resolves by each estimator's own measured rule",
+    ),
+    ("max_epochs", "description"): (EACH, "each describes its 'auto' rule"),
     ("lr_schedule", "default"): (
-        [[CLF, LM]],
+        [[CLF, LM], [EE]],
         "one-cycle training is the tabular estimators' measured default; the "
         "text estimators keep a constant rate (their defaults were tuned so)",
     ),
@@ -197,6 +209,11 @@ DIFFERENCES = {
         "a different regularizer under one name: whole words dropped from the "
         "language model's embedding matrix (AWD-LSTM), plain dropout on the "
         "concatenated column embeddings (fast.ai's tabular model)",
+    ),
+    ("y_range", "default"): (
+        EACH,
+        "ratings are bounded ('auto'); a table's target is often heavy-tailed "
+        "(None, measured in benchmarks/defaults.py)",
     ),
     ("y_range", "description"): (
         EACH,

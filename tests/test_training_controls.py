@@ -267,3 +267,52 @@ def test_a_loaded_model_warm_starts(tmp_path):
     loaded.fit(X, y)
     assert loaded.n_iter_ == 2 * est.max_epochs
     assert not np.allclose(loaded.predict(X), before)
+
+
+# -- early_stopping and the "auto" training plans ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "early_stopping, n_samples, expected",
+    [
+        (False, 50_000, False),
+        (True, 100, True),
+        ("auto", 10_000, False),
+        ("auto", 10_001, True),
+    ],
+)
+def test_early_stopping_auto_switches_on_above_ten_thousand_samples(
+    early_stopping, n_samples, expected
+):
+    est = EntityEmbeddingRegressor(early_stopping=early_stopping)
+    plan = est._training_plan(n_samples)
+    assert plan["early_stopping"] is expected
+    if expected:
+        assert plan["validation_fraction"] == 0.1 and plan["patience"] == 6
+        assert plan["lr_schedule"] == "plateau" and plan["max_epochs"] == 60
+    else:
+        assert plan["validation_fraction"] is None and plan["patience"] is None
+        assert plan["lr_schedule"] == "one_cycle" and plan["max_epochs"] == 15
+
+
+def test_explicit_settings_win_over_the_auto_plan():
+    est = EntityEmbeddingRegressor(
+        validation_fraction=0.2, patience=2, max_epochs=7, lr_schedule="cosine"
+    )
+    plan = est._training_plan(50_000)
+    assert plan == {
+        "early_stopping": True,
+        "max_epochs": 7,
+        "lr_schedule": "cosine",
+        "validation_fraction": 0.2,
+        "patience": 2,
+    }
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    est, X, y = case(EntityEmbeddingRegressor)
+    # a rate far too high: the validation loss stops improving at once
+    est.set_params(early_stopping=True, patience=2, max_epochs=40, lr=3.0).fit(X, y)
+    valid = [epoch["valid_loss"] for epoch in est.history_]
+    assert len(valid) < 40
+    assert np.argmin(valid) == len(valid) - 3

@@ -125,6 +125,13 @@ optimizer class, default="lazy_adam"
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer (every parameter, every step);
         the factor penalty is ``factor_l2``.
+    early_stopping : "auto" or bool, default=False
+        Stop training once the validation loss stops improving: hold out
+        ``validation_fraction`` of the training data (0.1 when ``None``), stop
+        after ``patience`` epochs (6 when ``None``) without a lower validation
+        loss and restore the best weights. ``"auto"`` turns it on above 10,000
+        training samples (rows; tokens of the stream for the language model).
+        ``False`` uses ``validation_fraction`` and ``patience`` as given.
     validation_fraction : float or None, default=None
         Fraction of the rows held out to report a validation loss each epoch;
         ``None`` trains on everything.
@@ -267,6 +274,7 @@ optimizer class, default="lazy_adam"
         batch_size=1536,
         optimizer="lazy_adam",
         weight_decay=0.0,
+        early_stopping=False,
         validation_fraction=None,
         validation_split="random",
         patience=None,
@@ -291,6 +299,7 @@ optimizer class, default="lazy_adam"
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split
         self.patience = patience

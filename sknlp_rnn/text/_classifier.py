@@ -134,6 +134,13 @@ default="adam"
         Optimizer.
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer.
+    early_stopping : "auto" or bool, default=False
+        Stop training once the validation loss stops improving: hold out
+        ``validation_fraction`` of the training data (0.1 when ``None``), stop
+        after ``patience`` epochs (6 when ``None``) without a lower validation
+        loss and restore the best weights. ``"auto"`` turns it on above 10,000
+        training samples (rows; tokens of the stream for the language model).
+        ``False`` uses ``validation_fraction`` and ``patience`` as given.
     validation_fraction : float or None, default=None
         Fraction of the training documents held out (stratified) to report a
         validation loss and accuracy each epoch; ``None`` trains on everything.
@@ -245,6 +252,7 @@ default="adam"
         batch_size=64,
         optimizer="adam",
         weight_decay=0.0,
+        early_stopping=False,
         validation_fraction=None,
         validation_split="random",
         patience=None,
@@ -276,6 +284,7 @@ default="adam"
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split
         self.patience = patience
@@ -323,7 +332,7 @@ default="adam"
         callbacks = unfreezing_callbacks(
             self._n_encoder_layers, self.freeze_encoder_epochs
         )
-        if self.validation_fraction is not None:
+        if self._plan["validation_fraction"] is not None:
             scoring = EpochScoring(_accuracy, name="valid_acc", lower_is_better=False)
             callbacks.append(("valid_acc", scoring))
         return callbacks

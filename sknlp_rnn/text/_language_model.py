@@ -140,6 +140,13 @@ default="adam"
         Optimizer.
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer.
+    early_stopping : "auto" or bool, default=False
+        Stop training once the validation loss stops improving: hold out
+        ``validation_fraction`` of the training data (0.1 when ``None``), stop
+        after ``patience`` epochs (6 when ``None``) without a lower validation
+        loss and restore the best weights. ``"auto"`` turns it on above 10,000
+        training samples (rows; tokens of the stream for the language model).
+        ``False`` uses ``validation_fraction`` and ``patience`` as given.
     validation_fraction : float or None, default=None
         Share of the stream, taken from its end, used to report validation loss,
         perplexity and next-token accuracy each epoch; ``None`` trains on the
@@ -278,6 +285,7 @@ default="adam"
         batch_size=32,
         optimizer="adam",
         weight_decay=0.0,
+        early_stopping=False,
         validation_fraction=None,
         patience=None,
         warm_start=False,
@@ -313,6 +321,7 @@ default="adam"
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.warm_start = warm_start
@@ -358,10 +367,11 @@ default="adam"
 
     def _train_split(self, n_samples, seed, stratify=None):
         """The tail of the stream validates (never random rows)."""
-        if self.validation_fraction is None:
+        fraction = self._plan["validation_fraction"]
+        if fraction is None:
             return None
-        check_tail_split(self.validation_fraction, n_samples)
-        return TailSplit(self.validation_fraction)
+        check_tail_split(fraction, n_samples)
+        return TailSplit(fraction)
 
     def _callbacks(self, *, has_valid, n_batches):
         """The base's callbacks, counted in windows rather than rows of data."""

@@ -224,7 +224,9 @@ def test_log_target(shops):
 
 
 def test_y_range(fitted):
-    X, y, reg = fitted
+    X, y, unbounded = fitted
+    assert unbounded.y_range_ is None  # the default
+    reg = model(y_range="auto", max_epochs=2).fit(X, y)
     low, high = reg.y_range_
     span = y.max() - y.min()
     np.testing.assert_allclose(low, [y.min() - 0.1 * span])
@@ -235,7 +237,7 @@ def test_y_range(fitted):
     with pytest.raises(ValueError, match="outside y_range"):
         model(y_range=(0.0, 1.0)).fit(X, y)
     assert model(y_range=None, max_epochs=2).fit(X, y).y_range_ is None
-    logged = model(log_target=True, max_epochs=2).fit(X, np.exp(y))
+    logged = model(log_target=True, y_range="auto", max_epochs=2).fit(X, np.exp(y))
     np.testing.assert_allclose(logged.y_range_[1], np.exp(y.max() + 0.1 * span))
     with pytest.raises(ValueError, match="low < high"):
         model(y_range=(1.0, 0.0)).fit(X, y)
