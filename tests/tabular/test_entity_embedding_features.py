@@ -9,8 +9,10 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import mean_squared_error
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
+from sklearn.utils import estimator_checks as ec
 
 from sknlp_rnn import EntityEmbeddingRegressor
+from sknlp_rnn._testing import check_instances
 from sknlp_rnn.exceptions import NotFittedError
 
 FAST = {"hidden_sizes": (16,), "max_epochs": 40, "lr": 2e-2, "batch_size": 64}
@@ -68,6 +70,24 @@ def test_pandas_output_and_names_for_arrays(fitted):
         "x0_0", "x0_1", "x0_2", "x0_3", "x1", "x2"
     ]  # fmt: skip
     assert on_array.get_feature_names_out(["s", "p", "t"])[0] == "s_0"
+
+
+# scikit-learn's output-container checks, which parametrize_with_checks (in
+# tests/test_common.py) does not yield
+@pytest.mark.parametrize(
+    "check",
+    [
+        ec.check_set_output_transform,
+        ec.check_set_output_transform_pandas,
+        ec.check_global_output_transform_pandas,
+        ec.check_transformer_get_feature_names_out,
+        ec.check_transformer_get_feature_names_out_pandas,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_sklearn_output_checks(check):
+    est = check_instances(EntityEmbeddingRegressor)[0]
+    check(type(est).__name__, est)
 
 
 def test_transform_needs_a_fitted_model(shops):
