@@ -264,14 +264,14 @@ def lr_find(
             f"end_lr must be larger than start_lr, got start_lr={start_lr!r} and "
             f"end_lr={end_lr!r}."
         )
-    prefix, final = _trained_step(estimator)
-    params = final.get_params()
+    prefix, _ = _trained_step(estimator)
+    model = clone(estimator)  # copies callbacks too: the given ones stay as they are
+    params = _trained_step(model)[1].get_params()
     rates = np.geomspace(start_lr, end_lr, n_steps).tolist()
     sweep = _Sweep(rates, smoothing, diverge_factor)
     settings = {k: v for k, v in _SWEEP_SETTINGS.items() if k in params}
     settings["max_epochs"] = n_steps  # every epoch has a batch at least
     settings["callbacks"] = [*(params["callbacks"] or []), ("lr_find", sweep)]
-    model = clone(estimator)
     model.set_params(**{prefix + name: value for name, value in settings.items()})
     model.fit(X, y)  # the net uses `sweep` itself (set after cloning), no copy
     if not math.isfinite(sweep.raw_[0]):

@@ -113,8 +113,9 @@ def test_a_fitted_estimator_is_left_as_it_was():
 def test_rates_hold_under_a_scheduler_and_the_estimators_settings(group_rates, capsys):
     # a one-cycle scheduler in the user's callbacks, stepping every batch
     est, X, y = case(EntityEmbeddingRegressor)
+    scheduler = OneCycle()
     est.set_params(
-        callbacks=[group_rates(), ("sched", OneCycle())],
+        callbacks=[group_rates(), ("sched", scheduler)],
         validation_fraction=0.25,
         patience=1,
         verbose=1,
@@ -125,6 +126,7 @@ def test_rates_hold_under_a_scheduler_and_the_estimators_settings(group_rates, c
     np.testing.assert_allclose(seen, result.curve["lr"])
     assert capsys.readouterr().out == ""  # no epoch table: verbose=0 on the clone
     assert est.validation_fraction == 0.25  # the estimator kept its settings
+    assert not hasattr(scheduler, "scheduler_")  # and its callbacks: copies ran
 
 
 def test_discriminative_rates_scale_together(group_rates):
