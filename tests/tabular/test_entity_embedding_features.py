@@ -73,7 +73,9 @@ def test_pandas_output_and_names_for_arrays(fitted):
 
 
 # scikit-learn's output-container checks, which parametrize_with_checks (in
-# tests/test_common.py) does not yield
+# tests/test_common.py) does not yield; they fit on arrays and transform frames
+# (and the reverse), which sklearn rightly warns about
+@pytest.mark.filterwarnings("ignore:X (has|does not have valid) feature names")
 @pytest.mark.parametrize(
     "check",
     [
