@@ -53,7 +53,12 @@ suppress_warnings = ["ref.ref"]
 
 
 def _api_rst():
-    """The autosummary tables of api.rst, one per public namespace."""
+    """The autosummary tables of api.rst, one per public namespace.
+
+    Each section lists, from its module's ``__all__``, the classes (``True``),
+    the functions (``False``), every callable (``None``) or the names given (a
+    tuple).
+    """
     import sknlp_rnn.datasets
     import sknlp_rnn.exceptions
     import sknlp_rnn.nn
@@ -61,7 +66,14 @@ def _api_rst():
 
     sections = [
         ("Estimators and transformers", "sknlp_rnn", sknlp_rnn, "class.rst", True),
-        ("Saving and loading", "sknlp_rnn", sknlp_rnn, "function.rst", False),
+        (
+            "Saving and loading",
+            "sknlp_rnn",
+            sknlp_rnn,
+            "function.rst",
+            ("load", "save"),
+        ),
+        ("Training helpers", "sknlp_rnn", sknlp_rnn, "function.rst", ("lr_find",)),
         ("Language models", "sknlp_rnn.text", sknlp_rnn.text, "function.rst", False),
         ("Data sets", "sknlp_rnn.datasets", sknlp_rnn.datasets, "function.rst", None),
         (
@@ -75,13 +87,16 @@ def _api_rst():
         ("Torch helpers", "sknlp_rnn.nn", sknlp_rnn.nn, "function.rst", False),
     ]
     lines = []
-    for title, modname, module, template, want_class in sections:
+    for title, modname, module, template, which in sections:
         names = []
         for name in module.__all__:
             obj = getattr(module, name)
             if not callable(obj):
                 continue
-            if want_class is not None and isinstance(obj, type) != want_class:
+            if isinstance(which, tuple):
+                if name not in which:
+                    continue
+            elif which is not None and isinstance(obj, type) != which:
                 continue
             names.append(name)
         if not names:

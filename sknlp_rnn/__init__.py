@@ -5,6 +5,7 @@ collaborative filtering, trained with PyTorch through skorch.
 """
 
 from ._class_registry import register_estimators
+from ._lr_find import lr_find
 from ._persistence import load, save
 from ._version import __version__
 from .tabular import (
@@ -38,5 +39,6 @@ __all__ = [
     "Vocab",
     "__version__",
     "load",
+    "lr_find",
     "save",
 ]

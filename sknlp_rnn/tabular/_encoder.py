@@ -158,7 +158,7 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
             unknown_value=-1,
             encoded_missing_value=-1,
             min_frequency=self.min_frequency,
-        )
+        ).set_output(transform="default")  # numpy even under a global pandas output
         encoder.fit(object_column(column))
         seen = [c for c in encoder.categories_[0] if not pd.isna(c)]
         if not seen:

@@ -10,11 +10,12 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import _check_feature_names_in
 
 from .._base import BaseTorchEstimator
 from .._nets import TabularNet
@@ -38,7 +39,9 @@ AUTO_EPOCHS_STOPPING = 60
 AUTO_EPOCHS_FIXED = 15
 
 
-class EntityEmbeddingRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator):
+class EntityEmbeddingRegressor(
+    RegressorMixin, TransformerMixin, SafeFormatMixin, BaseTorchEstimator
+):
     """Regression on tables with learned embeddings for categorical columns.
 
     The entity-embedding recipe (Guo & Berkhahn, 2016; the fast.ai Rossmann
@@ -51,7 +54,9 @@ class EntityEmbeddingRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimat
     -> Dropout`` blocks, which fits the standardised target (``log(y)`` with
     ``log_target=True``) with a mean squared error, through a scaled sigmoid
     when ``y_range`` is set. Without categorical columns this is a plain MLP
-    regressor.
+    regressor. :meth:`transform` turns a table into the learned embeddings
+    (plus the raw continuous columns), features for another model such as
+    gradient boosting (as Guo & Berkhahn did).
 
     Parameters
     ----------
@@ -223,6 +228,10 @@ default="adam"
     (4, 3)
     >>> bool(reg.score(X, y) > 0.9)
     True
+    >>> reg.transform(X).shape  # shop as 3 embedding columns, promo as it is
+    (30, 4)
+    >>> list(reg.get_feature_names_out())
+    ['shop_0', 'shop_1', 'shop_2', 'promo']
     """
 
     _parameter_constraints: dict = {
@@ -464,17 +473,21 @@ default="adam"
         self.embedding_sizes_ = self._embedding_sizes(names)
         x_cont = self._continuous(X)
         self.continuous_ = None
+        # the inner transformers output numpy arrays even under a global
+        # set_config(transform_output="pandas")
         if x_cont.shape[1]:
             self.continuous_ = make_pipeline(
                 SimpleImputer(
                     strategy="median", add_indicator=True, keep_empty_features=True
                 ),
                 StandardScaler(),
-            ).fit(x_cont)
+            ).set_output(transform="default")
+            self.continuous_.fit(x_cont)
         inputs = self._inputs(X)
         self.n_continuous_ = inputs["x_cont"].shape[1]
 
-        self.target_scaler_ = StandardScaler().fit(target)
+        self.target_scaler_ = StandardScaler().set_output(transform="default")
+        self.target_scaler_.fit(target)
         z = self.target_scaler_.transform(target).astype(np.float32)
         bounds = target_range(self.y_range, target, log_target=self.log_target)
         self._z_range = None
@@ -528,3 +541,63 @@ default="adam"
         if self.log_target:
             pred = np.exp(pred)
         return pred.ravel() if self._y_1d else pred
+
+    def transform(self, X):
+        """Replace each categorical column by its learned embedding vector.
+
+        The embeddings as features for another model (gradient boosting, say):
+        a categorical column becomes ``embedding_sizes_[column]`` columns, the
+        vector of each row's category in ``embeddings_`` (the unknown slot's
+        for unseen, missing and rare categories, as in :meth:`predict`).
+        Continuous columns pass through raw, neither imputed nor
+        standardised, which suits trees; missing, infinite and beyond-float32
+        values are NaN. Columns keep their order (see
+        :meth:`get_feature_names_out`). ``fit_transform(X, y)`` fits first.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            A table with the training columns.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features_out)
+            float64 features; a DataFrame with ``set_output(transform="pandas")``.
+        """
+        self._check_fitted()
+        X = check_frame(self, X, reset=False)
+        codes = self.encoder_._encode(X, owner=self)
+        raw = self._continuous(X)
+        tables = iter(frame.to_numpy() for frame in self.embeddings_.values())
+        parts, n_cat = [], 0
+        for j, categorical in enumerate(self.encoder_.is_categorical_):
+            if categorical:
+                parts.append(next(tables)[codes[:, n_cat]])
+                n_cat += 1
+            else:
+                parts.append(raw[:, [j - n_cat]])
+        return np.hstack(parts)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of :meth:`transform`'s columns.
+
+        A categorical column ``c`` of width ``d`` gives ``c_0 ... c_{d-1}``; a
+        continuous column keeps its name.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input names; defaults to ``feature_names_in_`` or ``x0, x1, ...``.
+
+        Returns
+        -------
+        names : ndarray of str
+            The output column names.
+        """
+        self._check_fitted()
+        names = _check_feature_names_in(self, input_features)
+        widths = iter(self.embedding_sizes_.values())
+        out = []
+        for name, cat in zip(names, self.encoder_.is_categorical_, strict=True):
+            out += [f"{name}_{k}" for k in range(next(widths))] if cat else [name]
+        return np.asarray(out, dtype=object)
