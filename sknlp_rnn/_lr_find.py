@@ -28,7 +28,9 @@ __all__ = ["LRFindResult", "lr_find"]
 # gain belong here too.)
 _SWEEP_SETTINGS = {
     "validation_fraction": None,
+    "early_stopping": False,
     "patience": None,
+    "warm_start": False,
     "lr_schedule": "constant",
     "verbose": 0,
 }
@@ -182,6 +184,7 @@ def lr_find(
     n_steps=100,
     smoothing=0.9,
     diverge_factor=4.0,
+    **fit_params,
 ):
     """Measure the training loss over an exponential range of learning rates.
 
@@ -197,7 +200,8 @@ def lr_find(
 
     The clone trains as ``fit`` would (same data pipeline, model, optimizer,
     callbacks, device and ``random_state``) except that it holds nothing out
-    (``validation_fraction=None``), never stops early (``patience=None``),
+    (``validation_fraction=None``), never stops early (``early_stopping=False``,
+    ``patience=None``), starts afresh (``warm_start=False``),
     keeps the rate constant between the finder's steps
     (``lr_schedule="constant"``) and prints nothing. With discriminative
     learning rates (:class:`RNNTextClassifier`'s ``lr_decay``) every parameter
@@ -228,6 +232,9 @@ def lr_find(
         keeps the raw batch losses.
     diverge_factor : float, default=4.0
         Stop once the smoothed loss exceeds this multiple of its lowest value.
+    **fit_params : dict
+        Passed to ``fit`` (e.g. ``sample_weight``; ``name__sample_weight`` for
+        a Pipeline step, as ``Pipeline.fit`` takes it).
 
     Returns
     -------
@@ -273,7 +280,8 @@ def lr_find(
     settings["max_epochs"] = n_steps  # every epoch has a batch at least
     settings["callbacks"] = [*(params["callbacks"] or []), ("lr_find", sweep)]
     model.set_params(**{prefix + name: value for name, value in settings.items()})
-    model.fit(X, y)  # the net uses `sweep` itself (set after cloning), no copy
+    # the net uses `sweep` itself (set after cloning), no copy
+    model.fit(X, y, **fit_params)
     if not math.isfinite(sweep.raw_[0]):
         raise ValueError(
             f"The training loss was {sweep.raw_[0]} at the first batch (lr="

@@ -18,7 +18,7 @@ from sknlp_rnn import (
     Vocab,
     lr_find,
 )
-from sknlp_rnn._optim import OneCycle
+from sknlp_rnn._optim import LRSchedule
 from sknlp_rnn._testing import case, fitted_case, trained_estimators
 
 TRAINED = [cls for _, cls in trained_estimators()]
@@ -113,7 +113,7 @@ def test_a_fitted_estimator_is_left_as_it_was():
 def test_rates_hold_under_a_scheduler_and_the_estimators_settings(group_rates, capsys):
     # a one-cycle scheduler in the user's callbacks, stepping every batch
     est, X, y = case(EntityEmbeddingRegressor)
-    scheduler = OneCycle()
+    scheduler = LRSchedule("one_cycle")
     est.set_params(
         callbacks=[group_rates(), ("sched", scheduler)],
         validation_fraction=0.25,
@@ -191,3 +191,14 @@ def test_bad_arguments_are_named():
         lr_find(Ridge(), X, y)
     with pytest.raises(ValueError, match="requires y"):
         lr_find(case(RNNTextClassifier)[0], case(RNNTextClassifier)[1])
+
+
+def test_fit_params_reach_fit_and_warm_start_is_off():
+    est, X, y = case(EntityEmbeddingRegressor)
+    est.set_params(warm_start=True, early_stopping=True).fit(X, y)
+    weight = np.linspace(0.1, 2.0, len(y))
+    result = lr_find(est, X, y, n_steps=8, sample_weight=weight)
+    assert len(result.curve) == 8
+    assert est.n_iter_ == len(est.history_)  # the fitted estimator did not continue
+    with pytest.raises(ValueError, match="sample_weight"):
+        lr_find(est, X, y, n_steps=8, sample_weight=weight[:-1])

@@ -269,7 +269,7 @@ def test_a_loaded_model_warm_starts(tmp_path):
     assert not np.allclose(loaded.predict(X), before)
 
 
-# -- early_stopping and the "auto" training plans ----------------------------------------
+# -- early_stopping and the "auto" training plans --------------------------------
 
 
 @pytest.mark.parametrize(
