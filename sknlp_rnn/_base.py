@@ -194,8 +194,10 @@ class BaseTorchEstimator(BaseEstimator):
 
         ``early_stopping`` (``True``, or ``"auto"`` above
         ``EARLY_STOPPING_MIN_SAMPLES`` samples) fills a missing
-        ``validation_fraction`` and ``patience`` in. Estimators with
-        ``"auto"`` values of their own resolve them on top of this.
+        ``validation_fraction`` and ``patience`` in. Where an estimator offers
+        ``"auto"``, ``lr_schedule`` is ``"plateau"`` with early stopping and
+        ``"one_cycle"`` without, and ``max_epochs`` its own rule
+        (:meth:`_auto_max_epochs`).
         """
         stopping = getattr(self, "early_stopping", False)
         if stopping == "auto":
@@ -204,13 +206,23 @@ class BaseTorchEstimator(BaseEstimator):
         if stopping:
             fraction = EARLY_STOPPING_FRACTION if fraction is None else fraction
             patience = EARLY_STOPPING_PATIENCE if patience is None else patience
+        max_epochs, schedule = self.max_epochs, self.lr_schedule
+        if max_epochs == "auto":
+            max_epochs = self._auto_max_epochs(n_samples, stopping)
+        if schedule == "auto":
+            schedule = "plateau" if stopping else "one_cycle"
         return {
             "early_stopping": bool(stopping),
-            "max_epochs": self.max_epochs,
-            "lr_schedule": self.lr_schedule,
+            "max_epochs": max_epochs,
+            "lr_schedule": schedule,
             "validation_fraction": fraction,
             "patience": patience,
         }
+
+    def _auto_max_epochs(self, n_samples, early_stopping):
+        """``max_epochs="auto"`` for a fit on ``n_samples`` samples (for the
+        estimators that offer it)."""
+        raise NotImplementedError(f"{type(self).__name__} has no max_epochs='auto'.")
 
     def _callbacks(self, *, has_valid, n_batches):
         """The learning-rate schedule, clipping (``clip_norm``), early stopping,

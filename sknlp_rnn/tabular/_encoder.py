@@ -24,6 +24,9 @@ from ._validation import (
     warn_unseen_columns,
 )
 
+# Index label of the unknown slot (row 0) of every embedding table.
+UNKNOWN_LABEL = "<unknown>"
+
 
 def object_column(column):
     """A column as an ``(n, 1)`` object array with every missing value as NaN."""
@@ -254,3 +257,41 @@ def _infrequent(encoder):
     """The infrequent categories of a one-column OrdinalEncoder (maybe none)."""
     infrequent = getattr(encoder, "infrequent_categories_", [None])[0]
     return [] if infrequent is None else list(infrequent)
+
+
+# -- learned embeddings as tables and features (EntityEmbeddingRegressor) ----------
+
+
+def embedding_frames(embedding_sizes, categories, tables):
+    """``{column: DataFrame}`` of embedding ``tables`` (row 0: the unknown
+    slot), indexed by ``UNKNOWN_LABEL`` and the column's ``categories``."""
+    frames = {}
+    for name, cats, table in zip(embedding_sizes, categories, tables, strict=True):
+        index = pd.Index([UNKNOWN_LABEL, *cats], dtype=object, name=name)
+        weights = table.detach().cpu().numpy().astype(np.float64)
+        frames[name] = pd.DataFrame(weights, index=index)
+    return frames
+
+
+def embedding_features(codes, continuous, tables, is_categorical):
+    """Columns in input order: each categorical column's embedding rows
+    (``tables[k][codes[:, k]]``), each continuous column as given."""
+    tables = iter(tables)
+    parts, n_cat = [], 0
+    for j, categorical in enumerate(is_categorical):
+        if categorical:
+            parts.append(next(tables)[codes[:, n_cat]])
+            n_cat += 1
+        else:
+            parts.append(continuous[:, [j - n_cat]])
+    return np.hstack(parts)
+
+
+def embedding_feature_names(names, widths, is_categorical):
+    """Names of :func:`embedding_features`' columns: ``c_0 ... c_{d-1}`` for a
+    categorical column ``c`` of width ``d``, a continuous column's own name."""
+    widths = iter(widths)
+    out = []
+    for name, categorical in zip(names, is_categorical, strict=True):
+        out += [f"{name}_{k}" for k in range(next(widths))] if categorical else [name]
+    return np.asarray(out, dtype=object)

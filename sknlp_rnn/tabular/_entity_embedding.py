@@ -8,11 +8,8 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import RegressorMixin, TransformerMixin
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import _check_feature_names_in
@@ -21,17 +18,25 @@ from .._base import BaseTorchEstimator
 from .._nets import TabularNet
 from .._optim import SCHEDULES
 from .._persistence import SafeFormatMixin
-from ..nn import TabularModule, embedding_size
-from ._encoder import CategoricalEncoder
+from ..nn import TabularModule
+from ._encoder import (
+    CategoricalEncoder,
+    embedding_feature_names,
+    embedding_features,
+    embedding_frames,
+)
 from ._validation import (
     FLOAT32_MAX,
     check_frame,
+    check_hidden_layers,
     check_target,
     column_names,
+    continuous_pipeline,
+    continuous_values,
+    resolve_embedding_sizes,
     target_range,
 )
 
-UNKNOWN_LABEL = "<unknown>"
 # max_epochs="auto" with and without early stopping (benchmarks/defaults.py:
 # with early stopping the large tables stopped after 4-10 epochs; 15 fixed
 # epochs of one cycle did better than 30 on the small ones).
@@ -82,27 +87,17 @@ class EntityEmbeddingRegressor(
         Dropout on the concatenated embeddings.
     batch_norm : {"continuous", "all"} or None, default=None
         Batch norm on the continuous inputs (``"continuous"``, fast.ai's
-        ``bn_cont``), also after each hidden layer (``"all"``, fast.ai's
-        ``use_bn``), or nowhere (``None``). Off by default: the continuous
-        inputs are already standardised, and a batch holding an outlier
-        distorts the batch statistics of every other row in it (on the
-        diamonds benchmark, ``"continuous"`` raised the test RMSE by ~14%). A
-        training batch of a single row (a 1-row fit, or a last batch of one
-        row) is normalised with the running statistics, which it does not
-        update.
+        ``bn_cont``), also after each hidden layer (``"all"``), or nowhere
+        (``None``: the inputs are already standardised, and an outlier in a
+        batch distorts every other row's statistics; see the user guide). A
+        one-row training batch is normalised with the running statistics.
     y_range : "auto", tuple of (float, float) or None, default=None
-        Output range enforced by a scaled sigmoid; ``None`` (the default)
-        leaves the output unbounded, which suits most targets: a sigmoid over
-        the observed span squashes a heavy tail (house prices in
-        ``benchmarks/defaults.py``: 27,268 RMSE with ``"auto"``, 26,386
-        without). ``"auto"`` takes the range of the training target (of
-        ``log(y)`` with ``log_target``) widened on both sides by 10% of its
-        span (a sigmoid only approaches its bounds, so fast.ai also sets the
-        bound above the largest target: ``(0, 1.2 * max(log sales))`` for
-        Rossmann); use it for a bounded target (a rate, a score). A pair
-        ``(low, high)`` is in the units of ``y`` and must contain every
-        training target. The same rule as :class:`CollabFilterRegressor`'s
-        ``y_range``.
+        Output range enforced by a scaled sigmoid. ``None``: unbounded, which
+        suits most targets (a sigmoid over the observed span squashes a heavy
+        tail). ``"auto"``, for a bounded target: the range of the training
+        target (of ``log(y)`` with ``log_target``) widened on both sides by
+        10% of its span. A pair ``(low, high)``, in the units of ``y``, must
+        contain every training target. :class:`CollabFilterRegressor`'s rule.
     log_target : bool, default=False
         Fit ``log(y)`` (``y`` must be > 0) and predict ``exp`` of the output,
         so the loss is a squared error on the relative scale.
@@ -320,75 +315,9 @@ default="adam"
 
     # -- fitting ---------------------------------------------------------------
 
-    def _check_architecture(self):
-        """Validate ``hidden_sizes`` and ``dropout`` (beyond their types)."""
-        sizes = list(self.hidden_sizes)
-        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
-            raise ValueError(
-                f"hidden_sizes must be a tuple of positive ints, got "
-                f"{self.hidden_sizes!r}."
-            )
-        if not isinstance(self.dropout, Real):
-            dropout = list(self.dropout)
-            if len(dropout) != len(sizes):
-                raise ValueError(
-                    f"dropout has {len(dropout)} values for {len(sizes)} hidden "
-                    "layers; give one float or one per layer."
-                )
-            if not all(isinstance(p, Real) and 0 <= p < 1 for p in dropout):
-                raise ValueError(f"dropout values must be in [0, 1), got {dropout!r}.")
-
-    def _embedding_sizes(self, names):
-        """Resolve ``embedding_sizes`` into ``{column name: width}``."""
-        cat_names = [
-            n for n, c in zip(names, self.encoder_.is_categorical_, strict=True) if c
-        ]
-        sizes = {
-            name: embedding_size(n)
-            for name, n in zip(cat_names, self.encoder_.cardinalities_, strict=True)
-        }
-        if isinstance(self.embedding_sizes, str):  # "auto"
-            return sizes
-        for key, width in self.embedding_sizes.items():
-            name = names[key] if isinstance(key, Integral) and key < len(names) else key
-            if name not in sizes:
-                raise ValueError(
-                    f"embedding_sizes has key {key!r}, which is not a categorical "
-                    f"column; the categorical columns are {cat_names!r}."
-                )
-            if not isinstance(width, Integral) or width < 1:
-                raise ValueError(
-                    f"embedding_sizes[{key!r}] must be a positive int, got {width!r}."
-                )
-            sizes[name] = int(width)
-        return sizes
-
-    def _continuous(self, X):
-        """The continuous columns of X as float64; inf and values beyond float32
-        (which the net computes in) become NaN, to be imputed."""
-        names = column_names(self)
-        columns = np.flatnonzero(~self.encoder_.is_categorical_)
-        out = np.empty((X.shape[0], len(columns)), dtype=np.float64)
-        for k, j in enumerate(columns):
-            column = X.iloc[:, j]
-            try:
-                if pd.api.types.is_datetime64_any_dtype(
-                    column.dtype
-                ) or pd.api.types.is_timedelta64_dtype(column.dtype):
-                    raise TypeError("dates are not numbers; expand them first")
-                out[:, k] = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(
-                    f"Column {names[j]!r} (dtype {column.dtype}) is continuous but "
-                    f"not numeric: {exc}. List it in categorical_features, or "
-                    "expand dates with DateFeatures."
-                ) from exc
-        out[~(np.abs(out) <= FLOAT32_MAX)] = np.nan
-        return out
-
     def _inputs(self, X):
         """The net's input dict for a validated frame X."""
-        x_cont = self._continuous(X)
+        x_cont = continuous_values(X, self.encoder_.is_categorical_, column_names(self))
         if self.continuous_ is not None:
             x_cont = self.continuous_.transform(x_cont)
             # a large value standardised by a small scale can still overflow
@@ -401,18 +330,8 @@ default="adam"
     _net_class = TabularNet
     _criterion = torch.nn.MSELoss
 
-    def _training_plan(self, n_samples):
-        """The shared plan, with ``"auto"`` epochs and schedule resolved: a
-        large table (early stopping on) trains up to ``AUTO_EPOCHS_STOPPING``
-        epochs with the rate cut on plateaus, a small one
-        ``AUTO_EPOCHS_FIXED`` epochs of one cycle."""
-        plan = super()._training_plan(n_samples)
-        stopping = plan["early_stopping"]
-        if plan["lr_schedule"] == "auto":
-            plan["lr_schedule"] = "plateau" if stopping else "one_cycle"
-        if plan["max_epochs"] == "auto":
-            plan["max_epochs"] = AUTO_EPOCHS_STOPPING if stopping else AUTO_EPOCHS_FIXED
-        return plan
+    def _auto_max_epochs(self, n_samples, early_stopping):
+        return AUTO_EPOCHS_STOPPING if early_stopping else AUTO_EPOCHS_FIXED
 
     def _build_module(self):
         return TabularModule(
@@ -448,17 +367,12 @@ default="adam"
             The fitted regressor.
         """
         self._validate_params()
-        self._check_architecture()
+        check_hidden_layers(self.hidden_sizes, self.dropout)
         continuing = self._continuing()
         X = check_frame(self, X, reset=not continuing)
         target, y_1d = check_target(self, y, X.shape[0], log_target=self.log_target)
         weight = self._sample_weight(sample_weight, X.shape[0])
         if continuing:
-            if target.shape[1] != self.n_outputs_:
-                raise ValueError(
-                    f"y has {target.shape[1]} output(s); this warm-started model "
-                    f"was fitted with {self.n_outputs_}."
-                )
             z = self.target_scaler_.transform(target).astype(np.float32)
             self._fit_net(self._inputs(X), z, sample_weight=weight)
             self.embeddings_ = self._embedding_frames()
@@ -470,19 +384,16 @@ default="adam"
             min_frequency=self.min_frequency,
         ).fit(X)
         names = column_names(self)
-        self.embedding_sizes_ = self._embedding_sizes(names)
-        x_cont = self._continuous(X)
-        self.continuous_ = None
-        # the inner transformers output numpy arrays even under a global
-        # set_config(transform_output="pandas")
-        if x_cont.shape[1]:
-            self.continuous_ = make_pipeline(
-                SimpleImputer(
-                    strategy="median", add_indicator=True, keep_empty_features=True
-                ),
-                StandardScaler(),
-            ).set_output(transform="default")
-            self.continuous_.fit(x_cont)
+        self.embedding_sizes_ = resolve_embedding_sizes(
+            self.embedding_sizes,
+            names,
+            self.encoder_.is_categorical_,
+            self.encoder_.cardinalities_,
+        )
+        x_cont = continuous_values(X, self.encoder_.is_categorical_, names)
+        self.continuous_ = (
+            continuous_pipeline().fit(x_cont) if x_cont.shape[1] else None
+        )
         inputs = self._inputs(X)
         self.n_continuous_ = inputs["x_cont"].shape[1]
 
@@ -503,18 +414,10 @@ default="adam"
 
     def _embedding_frames(self):
         """The learned embedding tables as DataFrames indexed by category."""
-        frames = {}
         tables = self.net_.module_.embeddings.tables()
-        for (name, _), categories, table in zip(
-            self.embedding_sizes_.items(),
-            self.encoder_.categories_,
-            tables,
-            strict=True,
-        ):
-            index = pd.Index([UNKNOWN_LABEL, *categories], dtype=object, name=name)
-            weights = table.detach().cpu().numpy().astype(np.float64)
-            frames[name] = pd.DataFrame(weights, index=index)
-        return frames
+        return embedding_frames(
+            self.embedding_sizes_, self.encoder_.categories_, tables
+        )
 
     # -- prediction ------------------------------------------------------------
 
@@ -566,17 +469,12 @@ default="adam"
         """
         self._check_fitted()
         X = check_frame(self, X, reset=False)
-        codes = self.encoder_._encode(X, owner=self)
-        raw = self._continuous(X)
-        tables = iter(frame.to_numpy() for frame in self.embeddings_.values())
-        parts, n_cat = [], 0
-        for j, categorical in enumerate(self.encoder_.is_categorical_):
-            if categorical:
-                parts.append(next(tables)[codes[:, n_cat]])
-                n_cat += 1
-            else:
-                parts.append(raw[:, [j - n_cat]])
-        return np.hstack(parts)
+        return embedding_features(
+            self.encoder_._encode(X, owner=self),
+            continuous_values(X, self.encoder_.is_categorical_, column_names(self)),
+            [frame.to_numpy() for frame in self.embeddings_.values()],
+            self.encoder_.is_categorical_,
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of :meth:`transform`'s columns.
@@ -596,8 +494,5 @@ default="adam"
         """
         self._check_fitted()
         names = _check_feature_names_in(self, input_features)
-        widths = iter(self.embedding_sizes_.values())
-        out = []
-        for name, cat in zip(names, self.encoder_.is_categorical_, strict=True):
-            out += [f"{name}_{k}" for k in range(next(widths))] if cat else [name]
-        return np.asarray(out, dtype=object)
+        widths = list(self.embedding_sizes_.values())
+        return embedding_feature_names(names, widths, self.encoder_.is_categorical_)

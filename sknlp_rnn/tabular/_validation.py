@@ -6,16 +6,20 @@ Depends on numpy, pandas and scikit-learn.
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Number
+from numbers import Integral, Number, Real
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import validate_data
 
 from ..exceptions import UnseenCategoriesWarning
+from ..nn import embedding_size
 
 
 def check_frame(estimator, X, *, reset):
@@ -373,3 +377,82 @@ def target_range(y_range, target, *, log_target=False):
             "y_range, use y_range='auto', or clip the targets."
         )
     return np.full(target.shape[1], pair[0]), np.full(target.shape[1], pair[1])
+
+
+def check_hidden_layers(hidden_sizes, dropout=0.0):
+    """Validate ``hidden_sizes`` (positive ints) and ``dropout`` (one rate, or
+    one per hidden layer, each in [0, 1)) beyond their types."""
+    sizes = list(hidden_sizes)
+    if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
+        raise ValueError(
+            f"hidden_sizes must be a tuple of positive ints, got {hidden_sizes!r}."
+        )
+    if isinstance(dropout, Real):
+        return
+    dropout = list(dropout)
+    if len(dropout) != len(sizes):
+        raise ValueError(
+            f"dropout has {len(dropout)} values for {len(sizes)} hidden layers; "
+            "give one float or one per layer."
+        )
+    if not all(isinstance(p, Real) and 0 <= p < 1 for p in dropout):
+        raise ValueError(f"dropout values must be in [0, 1), got {dropout!r}.")
+
+
+def resolve_embedding_sizes(spec, names, is_categorical, cardinalities):
+    """``embedding_sizes`` (``"auto"`` or a dict keyed by column name or
+    index) as ``{categorical column name: width}``; the rule of
+    :func:`sknlp_rnn.nn.embedding_size` where the dict is silent."""
+    cat_names = [n for n, c in zip(names, is_categorical, strict=True) if c]
+    sizes = {
+        name: embedding_size(n)
+        for name, n in zip(cat_names, cardinalities, strict=True)
+    }
+    if isinstance(spec, str):  # "auto"
+        return sizes
+    for key, width in spec.items():
+        name = names[key] if isinstance(key, Integral) and key < len(names) else key
+        if name not in sizes:
+            raise ValueError(
+                f"embedding_sizes has key {key!r}, which is not a categorical "
+                f"column; the categorical columns are {cat_names!r}."
+            )
+        if not isinstance(width, Integral) or width < 1:
+            raise ValueError(
+                f"embedding_sizes[{key!r}] must be a positive int, got {width!r}."
+            )
+        sizes[name] = int(width)
+    return sizes
+
+
+def continuous_pipeline():
+    """The preprocessing of continuous columns: median imputation with "was
+    missing" indicator columns, then standardisation; numpy output even under
+    a global ``set_config(transform_output="pandas")``."""
+    imputer = SimpleImputer(
+        strategy="median", add_indicator=True, keep_empty_features=True
+    )
+    return make_pipeline(imputer, StandardScaler()).set_output(transform="default")
+
+
+def continuous_values(X, is_categorical, names):
+    """The continuous columns of frame ``X`` as float64; inf and values
+    beyond float32 (which the nets compute in) become NaN, to be imputed."""
+    columns = np.flatnonzero(~np.asarray(is_categorical))
+    out = np.empty((X.shape[0], len(columns)), dtype=np.float64)
+    for k, j in enumerate(columns):
+        column = X.iloc[:, j]
+        try:
+            if pd.api.types.is_datetime64_any_dtype(
+                column.dtype
+            ) or pd.api.types.is_timedelta64_dtype(column.dtype):
+                raise TypeError("dates are not numbers; expand them first")
+            out[:, k] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"Column {names[j]!r} (dtype {column.dtype}) is continuous but "
+                f"not numeric: {exc}. List it in categorical_features, or "
+                "expand dates with DateFeatures."
+            ) from exc
+    out[~(np.abs(out) <= FLOAT32_MAX)] = np.nan
+    return out
