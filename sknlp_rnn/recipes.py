@@ -403,8 +403,8 @@ def entity_embedding_regressor(**params):
     """Entity embeddings for a table with a positive target (prices, sales).
 
     The defaults of :class:`~sknlp_rnn.EntityEmbeddingRegressor` (categorical
-    columns by dtype, hidden layers of 200 and 100, 30 one-cycle epochs) with
-    ``log_target=True``: fit log(y), predict y.
+    columns by dtype, hidden layers of 200 and 100, training length by table
+    size) with ``log_target=True``: fit log(y), predict y.
 
     Parameters
     ----------
