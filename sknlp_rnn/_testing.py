@@ -161,11 +161,20 @@ def _language_model_with_cache(cls):
     return est.set_params(cache_size=8), X, y
 
 
+def _irnn_language_model(cls):
+    est, X, y = case(cls)
+    return est.set_params(**_IRNN, stateful=False), X, y
+
+
 def _collab_side_implicit(cls):
     est, X, y = case(cls)
     X = X.assign(day=np.arange(len(X)) % 5)
     return est.set_params(implicit=True), X, y
 
+
+# A plain ReLU RNN with identity recurrent weights (IRNN): the other cell
+# settings, checked beside the default LSTM.
+_IRNN = {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}
 
 _FLOAT32_BATCHES = ExpectedFailure(
     "Networks compute in float32, and a matrix product's last bits depend on the "
@@ -183,6 +192,7 @@ REGISTRY: dict[type, Entry] = {
         params={"embedding_dim": 8, "hidden_size": 16, "batch_size": 16},
         # check_classifiers_train wants > 83% accuracy on its data
         check_params={"max_epochs": 20, "lr": 2e-2},
+        check_variants=(_IRNN,),
         variants=(("ULMFiT", _ulmfit_classifier),),
         expected_failed_checks={
             "check_methods_subset_invariance": _FLOAT32_BATCHES,
@@ -205,9 +215,13 @@ REGISTRY: dict[type, Entry] = {
             # path with a tolerance that holds there.
             "device": "cpu",
         },
-        # the neural cache changes every prediction method: check it too
-        check_variants=({"cache_size": 16},),
-        variants=(("cache", _language_model_with_cache),),
+        # the neural cache and the stateless windows change every prediction
+        # method: check them too
+        check_variants=({"cache_size": 16}, {**_IRNN, "stateful": False}),
+        variants=(
+            ("cache", _language_model_with_cache),
+            ("IRNN stateless", _irnn_language_model),
+        ),
         expected_failed_checks={
             "check_n_features_in_after_fitting": ExpectedFailure(
                 "A language model's rows are sequences to read or continue, so "

@@ -19,7 +19,7 @@ from .._nets import BucketNet
 from .._persistence import SafeFormatMixin
 from ..nn import RNNClassifierModule, RNNEncoder
 from ..nn._classifier import POOLINGS
-from ..nn._encoder import CELLS
+from ..nn._encoder import CELLS, INITS, NONLINEARITIES
 from ._batching import check_token_ids, fitted_vocab_size
 from ._transfer import (
     check_compatible,
@@ -46,12 +46,13 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
 
     With ``encoder=`` a fitted :class:`SequenceLMRegressor`, the classifier
     starts from the language model's embedding and recurrent weights (ULMFiT):
-    its architecture replaces ``embedding_dim``, ``hidden_size``, ``n_layers``
-    and ``cell``, and ``freeze_encoder_epochs`` and ``lr_decay`` give gradual
-    unfreezing and discriminative learning rates. The classifier must read ids
-    from the same fitted :class:`Tokenizer`/:class:`Vocab` as the language
-    model; in a pipeline, wrap them in :class:`sklearn.frozen.FrozenEstimator`
-    so that fitting (and cloning, in a grid search) leaves them as they are::
+    its architecture replaces ``embedding_dim``, ``hidden_size``, ``n_layers``,
+    ``cell``, ``nonlinearity`` and ``init``, and ``freeze_encoder_epochs`` and
+    ``lr_decay`` give gradual unfreezing and discriminative learning rates. The
+    classifier must read ids from the same fitted :class:`Tokenizer`/:class:`Vocab`
+    as the language model; in a pipeline, wrap them in
+    :class:`sklearn.frozen.FrozenEstimator` so that fitting (and cloning, in a
+    grid search) leaves them as they are::
 
         Pipeline([
             ("tok", FrozenEstimator(tokenizer)),
@@ -68,7 +69,7 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
     n_layers : int, default=1
         Number of recurrent layers.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
-        Recurrent cell.
+        Recurrent cell; ``"rnn"`` is a plain (Elman) RNN.
     bidirectional : bool, default=False
         Read documents in both directions.
     dropout : float, default=0.2
@@ -107,6 +108,16 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
         Discriminative learning rates: the head trains at ``lr`` and each layer
         group below it (recurrent layers, then the embedding) at the rate of
         the group above divided by ``lr_decay`` (ULMFiT uses 2.6).
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+        Activation of the plain RNN cell (``cell="rnn"``). LSTM and GRU cells
+        ignore it, so one grid can search ``cell`` and ``nonlinearity``
+        together.
+    init : {"default", "identity"}, default="default"
+        Initialisation of the hidden-to-hidden weights: torch's uniform one,
+        or ``"identity"``: each matrix (each gate's block for LSTM and GRU) is
+        the identity and its bias zero, so the state starts out carried
+        unchanged from step to step. With ``cell="rnn"`` and
+        ``nonlinearity="relu"`` this is the IRNN of Le et al. (2015).
     lr : float, default=3e-3
         Learning rate.
     max_epochs : int, default=10
@@ -190,6 +201,8 @@ default="adam"
         "encoder": [None, HasMethods(["fit"])],
         "freeze_encoder_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_decay": [Interval(Real, 0, None, closed="neither")],
+        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
+        "init": [StrOptions(set(INITS))],
     }
 
     def __init__(
@@ -209,6 +222,8 @@ default="adam"
         encoder=None,
         freeze_encoder_epochs=0,
         lr_decay=1.0,
+        nonlinearity="tanh",
+        init="default",
         lr=3e-3,
         max_epochs=10,
         batch_size=64,
@@ -236,6 +251,8 @@ default="adam"
         self.encoder = encoder
         self.freeze_encoder_epochs = freeze_encoder_epochs
         self.lr_decay = lr_decay
+        self.nonlinearity = nonlinearity
+        self.init = init
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -269,6 +286,8 @@ default="adam"
             bidirectional=self.bidirectional,
             dropout=self.dropout,
             pad_idx=self.pad_idx,
+            nonlinearity=self.nonlinearity,
+            init=self.init,
         )
 
     _net_class = BucketNet
