@@ -54,6 +54,19 @@ class ExpectedFailure:
 
 
 @dataclass(frozen=True)
+class CheckVariant:
+    """A check variant (``params`` set on the checked instance) with common
+    checks expected to fail for it alone, beside its class's."""
+
+    params: dict
+    expected_failed_checks: dict = field(default_factory=dict)
+
+
+def _variant(extra):
+    return extra if isinstance(extra, CheckVariant) else CheckVariant(extra)
+
+
+@dataclass(frozen=True)
 class Entry:
     """How the tests build one public estimator class.
 
@@ -65,7 +78,8 @@ class Entry:
         epochs to learn the checks' data, pins with their reasons).
     check_variants : more instances for the common checks, as parameters set on
         top of the checked instance (settings that change what every method
-        does).
+        does): dicts, or :class:`CheckVariant` where the variant has expected
+        failures of its own.
     variants : ``(label, case)`` for fitted states the tiny case does not reach;
         ``case(cls)`` returns ``(estimator, X, y)`` like :func:`case`.
     expected_failed_checks : ``{check name: ExpectedFailure}``; the goal for it
@@ -161,11 +175,20 @@ def _language_model_with_cache(cls):
     return est.set_params(cache_size=8), X, y
 
 
+def _irnn_language_model(cls):
+    est, X, y = case(cls)
+    return est.set_params(**_IRNN, stateful=False), X, y
+
+
 def _collab_side_implicit(cls):
     est, X, y = case(cls)
     X = X.assign(day=np.arange(len(X)) % 5)
     return est.set_params(implicit=True), X, y
 
+
+# A plain ReLU RNN with identity recurrent weights (IRNN): the other cell
+# settings, checked beside the default LSTM.
+_IRNN = {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}
 
 _FLOAT32_BATCHES = ExpectedFailure(
     "Networks compute in float32, and a matrix product's last bits depend on the "
@@ -197,6 +220,7 @@ REGISTRY: dict[type, Entry] = {
         params={"embedding_dim": 8, "hidden_size": 16, "batch_size": 16},
         # check_classifiers_train wants > 83% accuracy on its data
         check_params={"max_epochs": 20, "lr": 2e-2},
+        check_variants=(_IRNN,),
         variants=(("ULMFiT", _ulmfit_classifier),),
         expected_failed_checks={
             "check_methods_subset_invariance": _FLOAT32_BATCHES,
@@ -222,9 +246,24 @@ REGISTRY: dict[type, Entry] = {
             # path with a tolerance that holds there.
             "device": "cpu",
         },
-        # the neural cache changes every prediction method: check it too
-        check_variants=({"cache_size": 16},),
-        variants=(("cache", _language_model_with_cache),),
+        # the neural cache and the stateless windows change every prediction
+        # method: check them too
+        check_variants=(
+            {"cache_size": 16},
+            CheckVariant(
+                {**_IRNN, "stateful": False},
+                # its larger logits make float32 batch effects visible in
+                # tiny probabilities (~5e-7 relative), as for the classifier
+                {
+                    "check_methods_subset_invariance": _FLOAT32_BATCHES,
+                    "check_methods_sample_order_invariance": _FLOAT32_BATCHES,
+                },
+            ),
+        ),
+        variants=(
+            ("cache", _language_model_with_cache),
+            ("IRNN stateless", _irnn_language_model),
+        ),
         expected_failed_checks={
             "check_n_features_in_after_fitting": ExpectedFailure(
                 "A language model's rows are sequences to read or continue, so "
@@ -338,12 +377,21 @@ def check_instances(cls):
     params = {**entry.params, **entry.check_params}
     if "random_state" in cls().get_params():
         params.setdefault("random_state", 0)
-    return [cls(**params)] + [cls(**params, **extra) for extra in entry.check_variants]
+    return [cls(**params)] + [
+        cls(**params, **_variant(extra).params) for extra in entry.check_variants
+    ]
 
 
 def expected_failed_checks(est):
-    """``{check name: ExpectedFailure}`` for the class of ``est``."""
-    return _entry(type(est)).expected_failed_checks
+    """``{check name: ExpectedFailure}`` for ``est``: its class's, and those of
+    the check variant whose parameters it has."""
+    entry = _entry(type(est))
+    failures = dict(entry.expected_failed_checks)
+    params = est.get_params()
+    for variant in map(_variant, entry.check_variants):
+        if all(params.get(k) == v for k, v in variant.params.items()):
+            failures.update(variant.expected_failed_checks)
+    return failures
 
 
 def tolerance(device):

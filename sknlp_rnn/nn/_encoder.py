@@ -12,6 +12,33 @@ from torch.func import functional_call
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+NONLINEARITIES = ("tanh", "relu")
+INITS = ("default", "identity")
+
+
+def _make_cell(cell, n_in, width, *, bidirectional, nonlinearity):
+    """One single-layer recurrent module (``nonlinearity`` for ``"rnn"`` only)."""
+    extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+    return CELLS[cell](
+        n_in, width, batch_first=True, bidirectional=bidirectional, **extra
+    )
+
+
+@torch.no_grad()
+def identity_init(rnn: nn.Module) -> None:
+    """Set the hidden-to-hidden weights of ``rnn`` to identities, their bias to 0.
+
+    Each gate's block of a GRU or LSTM gets its own identity (a plain RNN has
+    one block): the IRNN initialisation of Le, Jaitly & Hinton (2015), where
+    the state starts out carried unchanged from step to step.
+    """
+    for name, param in rnn.named_parameters():
+        if name.startswith("weight_hh"):
+            width = param.size(1)
+            eye = torch.eye(width, dtype=param.dtype, device=param.device)
+            param.copy_(eye.repeat(param.size(0) // width, 1))
+        elif name.startswith("bias_hh"):
+            param.zero_()
 
 
 def _dropout_packed(x, p: float, training: bool):
@@ -42,7 +69,7 @@ class RNNEncoder(nn.Module):
     n_layers : int, default=1
         Number of recurrent layers.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
-        Recurrent cell type.
+        Recurrent cell type (``"rnn"`` is a plain Elman RNN).
     bidirectional : bool, default=False
         Run every layer in both directions (not for language models).
     dropout : float, default=0.0
@@ -55,6 +82,12 @@ class RNNEncoder(nn.Module):
         Padding token id (its embedding stays zero).
     last_hidden_size : int or None, default=None
         Width of the last layer; ``None`` means ``hidden_size``.
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+        Activation of a plain RNN (``cell="rnn"``); the gated cells ignore it.
+    init : {"default", "identity"}, default="default"
+        ``"identity"`` starts every hidden-to-hidden weight matrix as the
+        identity (one per gate block) with a zero bias (:func:`identity_init`);
+        ``"default"`` keeps torch's uniform initialisation.
 
     Attributes
     ----------
@@ -84,8 +117,16 @@ class RNNEncoder(nn.Module):
         weight_dropout: float = 0.0,
         pad_idx: int | None = 1,
         last_hidden_size: int | None = None,
+        nonlinearity: str = "tanh",
+        init: str = "default",
     ):
         super().__init__()
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(
+                f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}."
+            )
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}.")
         self.cell = cell
         self.bidirectional = bidirectional
         self.dropout = dropout
@@ -98,9 +139,14 @@ class RNNEncoder(nn.Module):
             widths[-1] = last_hidden_size
         inputs = [embedding_dim] + [w * n_dir for w in widths[:-1]]
         self.rnns = nn.ModuleList(
-            CELLS[cell](i, w, batch_first=True, bidirectional=bidirectional)
+            _make_cell(
+                cell, i, w, bidirectional=bidirectional, nonlinearity=nonlinearity
+            )
             for i, w in zip(inputs, widths, strict=True)
         )
+        if init == "identity":
+            for rnn in self.rnns:
+                identity_init(rnn)
         self.output_size = widths[-1] * n_dir
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:

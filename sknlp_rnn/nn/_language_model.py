@@ -29,7 +29,8 @@ class LanguageModelModule(nn.Module):
     last recurrent layer is ``embedding_dim`` wide so the shapes agree (as in
     AWD-LSTM). Calling the module on a window of a token stream carries the
     final hidden state to the next call, detached from the graph (truncated
-    backpropagation through time), until :meth:`reset_state`.
+    backpropagation through time), until :meth:`reset_state`; with
+    ``stateful=False`` every call starts from a zero state instead.
 
     Parameters
     ----------
@@ -42,7 +43,7 @@ class LanguageModelModule(nn.Module):
     n_layers : int, default=1
         Number of recurrent layers.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
-        Recurrent cell type.
+        Recurrent cell type (``"rnn"`` is a plain Elman RNN).
     dropout : float, default=0.0
         Dropout on the embeddings, between layers and before the decoder.
     embedding_dropout : float, default=0.0
@@ -59,6 +60,14 @@ class LanguageModelModule(nn.Module):
     beta : float, default=0.0
         Temporal activation regularisation (TAR): ``beta * mean((raw[t] -
         raw[t - 1]) ** 2)`` on the raw last layer outputs.
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+        Activation of a plain RNN (``cell="rnn"``); the gated cells ignore it.
+    init : {"default", "identity"}, default="default"
+        ``"identity"``: hidden-to-hidden weights start as identities (one per
+        gate block) with zero biases (IRNN, see :class:`RNNEncoder`).
+    stateful : bool, default=True
+        Carry the hidden state from one call of :meth:`forward` to the next;
+        ``False`` starts every call from zeros.
 
     Attributes
     ----------
@@ -67,7 +76,8 @@ class LanguageModelModule(nn.Module):
     decoder : torch.nn.Linear
         Output layer giving next-token logits.
     state : list or None
-        Hidden state carried between calls of :meth:`forward`.
+        Hidden state carried between calls of :meth:`forward` (always ``None``
+        when not ``stateful``).
 
     Examples
     --------
@@ -93,10 +103,14 @@ class LanguageModelModule(nn.Module):
         pad_idx: int | None = 1,
         alpha: float = 0.0,
         beta: float = 0.0,
+        nonlinearity: str = "tanh",
+        init: str = "default",
+        stateful: bool = True,
     ):
         super().__init__()
         self.alpha = float(alpha)
         self.beta = float(beta)
+        self.stateful = bool(stateful)
         self.encoder = RNNEncoder(
             vocab_size=vocab_size,
             embedding_dim=embedding_dim,
@@ -108,6 +122,8 @@ class LanguageModelModule(nn.Module):
             weight_dropout=weight_dropout,
             pad_idx=pad_idx,
             last_hidden_size=embedding_dim if tie_weights else None,
+            nonlinearity=nonlinearity,
+            init=init,
         )
         self.decoder = nn.Linear(self.encoder.output_size, vocab_size)
         with torch.no_grad():
@@ -151,7 +167,8 @@ class LanguageModelModule(nn.Module):
         return self.decoder(out), raw, out, new_state
 
     def forward(self, tokens: torch.Tensor):
-        """Next-token logits for a window, continuing from the carried state.
+        """Next-token logits for a window, continuing from the carried state
+        (from zeros when not ``stateful``).
 
         Parameters
         ----------
@@ -170,7 +187,8 @@ class LanguageModelModule(nn.Module):
         if state is not None and _state_batch(state) != tokens.size(0):
             state = None
         logits, raw, out, new_state = self.run(tokens, state)
-        self.state = [_detach(h) for h in new_state]
+        if self.stateful:
+            self.state = [_detach(h) for h in new_state]
         return logits, self._activation_penalty(raw, out)
 
     def _activation_penalty(self, raw, out):

@@ -64,6 +64,14 @@ class CacheMemory:
             self.pos.gather(1, keep),
         )
 
+    def take(self, index):
+        """The memory of the documents at ``index`` (repeats allowed)."""
+        return CacheMemory(
+            self.keys.index_select(0, index),
+            self.values.index_select(0, index),
+            self.pos.index_select(0, index),
+        )
+
     def fill(self, pos, token):
         """Record ``token`` as what followed position ``pos`` (one per row)."""
         self.values = torch.where(self.pos == pos[:, None], token[:, None], self.values)

@@ -20,7 +20,7 @@ from .._nets import BucketNet
 from .._persistence import SafeFormatMixin
 from ..nn import RNNClassifierModule, RNNEncoder
 from ..nn._classifier import POOLINGS
-from ..nn._encoder import CELLS
+from ..nn._encoder import CELLS, INITS, NONLINEARITIES
 from ._batching import check_token_ids, fitted_vocab_size
 from ._transfer import (
     check_compatible,
@@ -47,12 +47,13 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
 
     With ``encoder=`` a fitted :class:`SequenceLMRegressor`, the classifier
     starts from the language model's embedding and recurrent weights (ULMFiT):
-    its architecture replaces ``embedding_dim``, ``hidden_size``, ``n_layers``
-    and ``cell``, and ``freeze_encoder_epochs`` and ``lr_decay`` give gradual
-    unfreezing and discriminative learning rates. The classifier must read ids
-    from the same fitted :class:`Tokenizer`/:class:`Vocab` as the language
-    model; in a pipeline, wrap them in :class:`sklearn.frozen.FrozenEstimator`
-    so that fitting (and cloning, in a grid search) leaves them as they are::
+    its architecture replaces ``embedding_dim``, ``hidden_size``, ``n_layers``,
+    ``cell``, ``nonlinearity`` and ``init``, and ``freeze_encoder_epochs`` and
+    ``lr_decay`` give gradual unfreezing and discriminative learning rates. The
+    classifier must read ids from the same fitted :class:`Tokenizer`/:class:`Vocab`
+    as the language model; in a pipeline, wrap them in
+    :class:`sklearn.frozen.FrozenEstimator` so that fitting (and cloning, in a
+    grid search) leaves them as they are::
 
         Pipeline([
             ("tok", FrozenEstimator(tokenizer)),
@@ -69,7 +70,7 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
     n_layers : int, default=1
         Number of recurrent layers.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
-        Recurrent cell.
+        Recurrent cell; ``"rnn"`` is a plain (Elman) RNN.
     bidirectional : bool, default=False
         Read documents in both directions.
     dropout : float, default=0.2
@@ -108,6 +109,16 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
         Discriminative learning rates: the head trains at ``lr`` and each layer
         group below it (recurrent layers, then the embedding) at the rate of
         the group above divided by ``lr_decay`` (ULMFiT uses 2.6).
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+        Activation of the plain RNN cell (``cell="rnn"``). LSTM and GRU cells
+        ignore it, so one grid can search ``cell`` and ``nonlinearity``
+        together.
+    init : {"default", "identity"}, default="default"
+        Initialisation of the hidden-to-hidden weights: torch's uniform one,
+        or ``"identity"``: each matrix (each gate's block for LSTM and GRU) is
+        the identity and its bias zero, so the state starts out carried
+        unchanged from step to step. With ``cell="rnn"`` and
+        ``nonlinearity="relu"`` this is the IRNN of Le et al. (2015).
     class_weight : dict, "balanced" or None, default=None
         Weight of each class's documents in the loss, as a dict of label to
         weight, or ``"balanced"`` (``n_documents / (n_classes * count)``, so
@@ -225,6 +236,8 @@ default="adam"
         "encoder": [None, HasMethods(["fit"])],
         "freeze_encoder_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_decay": [Interval(Real, 0, None, closed="neither")],
+        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
+        "init": [StrOptions(set(INITS))],
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
@@ -245,6 +258,8 @@ default="adam"
         encoder=None,
         freeze_encoder_epochs=0,
         lr_decay=1.0,
+        nonlinearity="tanh",
+        init="default",
         class_weight=None,
         lr_schedule="constant",
         lr=3e-3,
@@ -277,6 +292,8 @@ default="adam"
         self.encoder = encoder
         self.freeze_encoder_epochs = freeze_encoder_epochs
         self.lr_decay = lr_decay
+        self.nonlinearity = nonlinearity
+        self.init = init
         self.class_weight = class_weight
         self.lr_schedule = lr_schedule
         self.lr = lr
@@ -315,6 +332,8 @@ default="adam"
             bidirectional=self.bidirectional,
             dropout=self.dropout,
             pad_idx=self.pad_idx,
+            nonlinearity=self.nonlinearity,
+            init=self.init,
         )
 
     _net_class = BucketNet

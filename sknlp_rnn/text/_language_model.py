@@ -6,13 +6,11 @@ Depends on torch, skorch, scikit-learn and numpy.
 from __future__ import annotations
 
 import math
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import DensityMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import ProgressBar
 
@@ -20,10 +18,11 @@ from .._base import BaseTorchEstimator
 from .._nets import StreamNet
 from .._persistence import SafeFormatMixin
 from ..nn import LanguageModelModule
-from ..nn._encoder import CELLS
+from ..nn._encoder import CELLS, INITS, NONLINEARITIES
 from ._batching import check_token_ids, fitted_vocab_size
 from ._cache import NeuralCache
-from ._reader import LMReader, sample_tokens
+from ._generate import banned_ids, check_generation, generate_tokens
+from ._reader import LMReader
 from ._stream import (
     ResetState,
     StreamScores,
@@ -54,7 +53,8 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
     the hidden-to-hidden weights, activation (``alpha``) and temporal
     activation (``beta``) regularisation. Gradients are clipped by default.
 
-    At prediction time every row is read on its own from a zero state. With
+    At prediction time every row is read on its own from a zero state (with
+    ``stateful=False``, in windows of ``bptt`` tokens, each from zeros). With
     ``cache_size`` the predictions use a neural cache (Grave et al., 2017): the
     model's next-token distribution is mixed with one read from the last
     ``cache_size`` positions of the same row whose last layer output resembles
@@ -73,7 +73,7 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
     n_layers : int, default=2
         Number of recurrent layers.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
-        Recurrent cell.
+        Recurrent cell; ``"rnn"`` is a plain (Elman) RNN.
     dropout : float, default=0.1
         Dropout on the embeddings, between layers and before the decoder.
     embedding_dropout : float, default=0.0
@@ -119,6 +119,21 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
         current and a remembered output is multiplied by it before the softmax.
     cache_lambda : float, default=0.3
         Weight of the cache's distribution in the mixture, in (0, 1).
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+        Activation of the plain RNN cell (``cell="rnn"``). LSTM and GRU cells
+        ignore it, so one grid can search ``cell`` and ``nonlinearity``
+        together.
+    init : {"default", "identity"}, default="default"
+        Initialisation of the hidden-to-hidden weights: torch's uniform one,
+        or ``"identity"``: each matrix (each gate's block for LSTM and GRU) is
+        the identity and its bias zero, so the state starts out carried
+        unchanged from step to step. With ``cell="rnn"`` and
+        ``nonlinearity="relu"`` this is the IRNN of Le et al. (2015).
+    stateful : bool, default=True
+        Carry the hidden state from one training window to the next (truncated
+        BPTT). ``False`` starts every window from zeros (the lessons'
+        stateless model), and prediction reads each row the same way: in
+        windows of ``bptt`` tokens, each from zeros.
     lr_schedule : {"constant", "one_cycle", "cosine", "plateau"}, default="constant"
         How the learning rate moves during ``fit``. ``"one_cycle"`` (fast.ai's
         ``fit_one_cycle``) warms it up from ``lr / 25`` to ``lr`` over the first
@@ -254,6 +269,9 @@ default="adam"
         "cache_size": [Interval(Integral, 0, None, closed="left")],
         "cache_theta": [Interval(Real, 0, None, closed="neither")],
         "cache_lambda": [Interval(Real, 0, 1, closed="neither")],
+        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
+        "init": [StrOptions(set(INITS))],
+        "stateful": ["boolean"],
     }
 
     def __init__(
@@ -279,6 +297,9 @@ default="adam"
         cache_size=0,
         cache_theta=40.0,
         cache_lambda=0.3,
+        nonlinearity="tanh",
+        init="default",
+        stateful=True,
         lr_schedule="constant",
         lr=3e-3,
         max_epochs=10,
@@ -315,6 +336,9 @@ default="adam"
         self.cache_size = cache_size
         self.cache_theta = cache_theta
         self.cache_lambda = cache_lambda
+        self.nonlinearity = nonlinearity
+        self.init = init
+        self.stateful = stateful
         self.lr_schedule = lr_schedule
         self.lr = lr
         self.max_epochs = max_epochs
@@ -354,6 +378,9 @@ default="adam"
             pad_idx=self.pad_idx,
             alpha=self.alpha,
             beta=self.beta,
+            nonlinearity=self.nonlinearity,
+            init=self.init,
+            stateful=self.stateful,
         )
 
     _net_class = StreamNet
@@ -443,6 +470,7 @@ default="adam"
             pad_idx=self.pad_idx,
             batch_size=self.batch_size,
             cache=cache,
+            window=None if self.stateful else self.bptt,
         )
 
     def predict_proba(self, X):
@@ -548,8 +576,19 @@ default="adam"
         """
         return float(np.exp(-self.score(X)))
 
-    def generate(self, X, n_tokens, temperature=1.0, top_k=None, random_state=None):
-        """Continue each row by sampling ``n_tokens`` tokens.
+    def generate(
+        self,
+        X,
+        n_tokens,
+        temperature=1.0,
+        top_k=None,
+        random_state=None,
+        *,
+        beam_width=None,
+        allow_special=False,
+        exclude_ids=None,
+    ):
+        """Continue each row by ``n_tokens`` tokens, sampled or by beam search.
 
         Parameters
         ----------
@@ -565,25 +604,34 @@ default="adam"
             Sample only among the ``top_k`` most likely tokens.
         random_state : int, RandomState instance or None, default=None
             Seed of the sampling; an int gives the same text every call.
+        beam_width : int or None, default=None
+            Instead of sampling, search deterministically for the continuation
+            with the highest summed log-probability, keeping this many
+            candidates per step (``1`` is greedy decoding). It takes no
+            sampling option: ``temperature`` must stay 1.0 (or be 0) and
+            ``top_k`` None.
+        allow_special : bool, default=False
+            Let ``unk_idx`` and ``bos_idx`` be generated (``pad_idx`` never
+            is).
+        exclude_ids : array-like of int or None, default=None
+            More ids never to generate, e.g. a :class:`Vocab`'s other special
+            tokens: ``[vocab.stoi_[t] for t in ("xxeos", "xxfld")]``.
 
         Returns
         -------
         ids : ndarray of shape (n_prompts, n_tokens)
-            Generated token ids (``pad_idx`` is never generated).
+            Generated token ids.
         """
-        if not isinstance(n_tokens, Integral) or n_tokens < 1:
-            raise ValueError(f"n_tokens must be an int >= 1, got {n_tokens!r}.")
-        if not isinstance(temperature, Real) or not temperature >= 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature!r}.")
-        if top_k is not None and (not isinstance(top_k, Integral) or top_k < 1):
-            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}.")
+        check_generation(n_tokens, temperature, top_k, beam_width)
         _, seqs = self._documents(X)
-        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-        choose = partial(
-            sample_tokens,
+        banned = banned_ids(self, allow_special=allow_special, exclude_ids=exclude_ids)
+        return generate_tokens(
+            self._reader(),
+            seqs,
+            n_tokens,
             temperature=temperature,
             top_k=top_k,
-            generator=torch.Generator().manual_seed(int(seed)),
-            banned=self.pad_idx,
+            beam_width=beam_width,
+            banned=banned,
+            random_state=random_state,
         )
-        return self._reader().generate(seqs, n_tokens, choose)

@@ -4,6 +4,8 @@
 precision, the padding id, the batch size, the neural cache settings) and
 reads documents from a zero state, in batches of similar lengths and in
 chunks of positions, so a long document never needs all its logits at once.
+With a ``window`` (the stateless language model) the state goes back to zeros
+at every ``window``-th position of a document, as in training.
 Every read goes through one step (:meth:`LMReader._step`): the encoder from a
 state, the decoder, next-token log-probabilities and the neural cache
 (``_cache.py``). Prediction reads whole documents with it; generation reads
@@ -40,6 +42,22 @@ def _keep_rows(new, old, done):
     return torch.where(done[None, :, None], old, new)
 
 
+def _zeros_like(state):
+    if isinstance(state, tuple):
+        return tuple(torch.zeros_like(h) for h in state)
+    return torch.zeros_like(state)
+
+
+def _pieces(n_positions, chunk, window):
+    """``(start, stop)`` of the pieces a batch is read in: chunks of at most
+    ``chunk`` positions, also cut at every multiple of ``window`` (if any)."""
+    cuts = set(range(0, n_positions, chunk))
+    if window is not None:
+        cuts |= set(range(0, n_positions, window))
+    cuts = sorted(cuts)
+    return list(zip(cuts, cuts[1:] + [n_positions], strict=True))
+
+
 @dataclass
 class Reading:
     """A batch of documents being read.
@@ -55,6 +73,21 @@ class Reading:
     end: torch.Tensor
     state: list | None = None
     memory: CacheMemory | None = None
+
+    def take(self, index):
+        """The reading of the documents at ``index`` (a long tensor on the
+        model's device; repeats allowed), e.g. the beams of a beam search."""
+        state = self.state
+        if state is not None:
+            state = [
+                tuple(h.index_select(1, index) for h in s)
+                if isinstance(s, tuple)
+                else s.index_select(1, index)
+                for s in state
+            ]
+        memory = None if self.memory is None else self.memory.take(index)
+        rows = self.rows[index.cpu().numpy()]
+        return Reading(rows, self.end.index_select(0, index), state, memory)
 
 
 @dataclass
@@ -104,6 +137,10 @@ class LMReader:
     logit_budget : int or None, default=None
         About how many scores one chunk may hold; ``None`` uses the module's
         ``_LOGIT_BUDGET``.
+    window : int or None, default=None
+        Read each document in consecutive windows of this many positions, each
+        from a zero state (how a stateless language model trained); ``None``
+        carries the state through the whole document.
 
     Examples
     --------
@@ -129,6 +166,7 @@ class LMReader:
         batch_size=32,
         cache=None,
         logit_budget=None,
+        window=None,
     ):
         self.module = module
         self.device = device
@@ -137,6 +175,7 @@ class LMReader:
         self.batch_size = batch_size
         self.cache = cache
         self.logit_budget = _LOGIT_BUDGET if logit_budget is None else logit_budget
+        self.window = window
 
     def _chunk_length(self, n_rows):
         """Positions per chunk so that one chunk's scores fit the budget."""
@@ -146,6 +185,12 @@ class LMReader:
         if cache_size:  # the cache also compares the chunk with itself
             chunk = min(chunk, max(_MIN_CHUNK, math.isqrt(self.logit_budget // n_rows)))
         return chunk
+
+    def _restart(self, reading, keep):
+        """Zero the state of the rows of ``reading`` not flagged in ``keep``."""
+        if reading.state is not None and not bool(keep.all()):
+            keep = keep.to(self.device)
+            reading.state = [_keep_rows(_zeros_like(s), s, keep) for s in reading.state]
 
     def _step(self, tokens, reading, *, start, part=None, following=None):
         """Read ``tokens`` (batch, width) after ``reading``'s state: the one step.
@@ -216,20 +261,22 @@ class LMReader:
             lengths = torch.as_tensor(sizes[rows])
             reading = Reading(rows, end=(lengths - 1).to(self.device))
             chunk = self._chunk_length(len(rows))
-            for start in range(0, tokens.size(1), chunk):
-                part = (lengths - start).clamp(0, chunk)
-                window = tokens[:, start : start + chunk]
+            for start, stop in _pieces(tokens.size(1), chunk, self.window):
+                part = (lengths - start).clamp(0, stop - start)
+                if self.window is not None and start % self.window == 0:
+                    self._restart(reading, keep=part == 0)
+                piece = tokens[:, start:stop]
                 following = torch.as_tensor(
                     pad_rows(
-                        [seqs[i][start + 1 : start + 1 + window.size(1)] for i in rows],
+                        [seqs[i][start + 1 : stop + 1] for i in rows],
                         self.pad_idx,
-                        width=window.size(1),
+                        width=stop - start,
                     )
                 ).to(self.device)
                 log_proba = self._step(
-                    window, reading, start=start, part=part, following=following
+                    piece, reading, start=start, part=part, following=following
                 )
-                final = start + chunk >= tokens.size(1)
+                final = stop == tokens.size(1)
                 yield Chunk(reading, start, log_proba, part, lengths, following, final)
 
     def ends(self, seqs):
@@ -301,6 +348,8 @@ class LMReader:
         if reading.memory is not None:  # what followed the last position is known
             reading.memory.fill(reading.end, tokens)
         reading.end = reading.end + 1
+        if self.window is not None:  # a new window starts from zeros
+            self._restart(reading, keep=reading.end % self.window != 0)
         log_proba = self._step(tokens[:, None], reading, start=reading.end)
         return log_proba[:, 0].cpu()
 
@@ -331,30 +380,3 @@ class LMReader:
                 if k + 1 < n_tokens:
                     log_proba = self.feed(reading, tokens)
         return result
-
-
-def sample_tokens(log_proba, *, temperature, top_k, generator, banned):
-    """One token per row, drawn from ``log_proba`` (batch, vocab_size).
-
-    ``temperature`` divides the log-probabilities (``0`` takes the most likely
-    token), ``top_k`` (or ``None``) keeps that many most likely tokens,
-    ``generator`` draws and the ``banned`` id is never chosen.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sknlp_rnn.text._reader import sample_tokens
-    >>> log_proba = torch.tensor([[0.0, -1.0, -2.0]])
-    >>> sample_tokens(log_proba, temperature=0, top_k=None, generator=None,
-    ...               banned=0).tolist()
-    [1]
-    """
-    log_proba = log_proba.clone()
-    log_proba[:, banned] = -torch.inf
-    if temperature == 0 or top_k == 1:
-        return log_proba.argmax(1)
-    if top_k is not None and top_k < log_proba.size(1):
-        kth = log_proba.topk(top_k, dim=1).values[:, -1:]
-        log_proba[log_proba < kth] = -torch.inf
-    proba = torch.softmax(log_proba / temperature, dim=1)
-    return torch.multinomial(proba, 1, generator=generator)[:, 0]

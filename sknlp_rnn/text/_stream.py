@@ -111,6 +111,12 @@ class ResetState(Callback):
             self.validating_ = True
 
 
+def _perplexity(mean_loss):
+    """``exp(mean_loss)``; ``inf`` where it overflows a float (a diverging
+    model's loss can be finite and still above 709)."""
+    return math.exp(mean_loss) if mean_loss < 709.0 else math.inf
+
+
 class StreamScores(Callback):
     """Record ``train_perplexity``, ``valid_perplexity`` and ``valid_acc``.
 
@@ -138,7 +144,9 @@ class StreamScores(Callback):
     def on_epoch_end(self, net, **kwargs):
         for prefix, (total, n) in self.sums_.items():
             if n:
-                net.history.record(f"{prefix}_perplexity", math.exp(float(total) / n))
+                net.history.record(
+                    f"{prefix}_perplexity", _perplexity(float(total) / n)
+                )
         if self.sums_["valid"][1]:
             net.history.record(
                 "valid_acc", float(self.correct_) / self.sums_["valid"][1]

@@ -80,6 +80,7 @@ def pretrained_encoder(lm, *, dropout):
         weight_dropout=lm.weight_dropout,
         pad_idx=lm.pad_idx,
         last_hidden_size=lm.embedding_dim if lm.tie_weights else None,
+        nonlinearity=lm.nonlinearity,
     )
     encoder.load_state_dict(lm.net_.module_.encoder.state_dict())
     return encoder

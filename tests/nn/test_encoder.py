@@ -77,3 +77,89 @@ def test_language_model_run_is_the_encoder_pass():
     torch.testing.assert_close(state, want_state)
     torch.testing.assert_close(logits, lm.decoder(want))
     assert not torch.equal(raw, out)
+
+
+@pytest.mark.parametrize("cell, gates", [("rnn", 1), ("gru", 3), ("lstm", 4)])
+def test_identity_init_sets_each_gate_block_to_the_identity(cell, gates):
+    enc = _encoder(cell, init="identity", bidirectional=True, last_hidden_size=3)
+    for rnn in enc.rnns:
+        width = rnn.hidden_size
+        for name, param in rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                assert param.shape == (gates * width, width)
+                torch.testing.assert_close(
+                    param.detach(), torch.eye(width).repeat(gates, 1)
+                )
+            elif name.startswith("bias_hh"):
+                assert torch.all(param == 0)
+            else:  # the input weights keep torch's initialisation
+                assert torch.any(param != 0)
+    default = _encoder(cell)
+    assert not torch.equal(default.rnns[0].weight_hh_l0, enc.rnns[0].weight_hh_l0)
+
+
+def test_irnn_carries_its_state_unchanged_without_input():
+    """ReLU and identity recurrence: with zero input weights, the state stays."""
+    enc = _encoder("rnn", nonlinearity="relu", init="identity").eval()
+    assert [rnn.nonlinearity for rnn in enc.rnns] == ["relu", "relu"]
+    with torch.no_grad():
+        for rnn in enc.rnns:
+            rnn.weight_ih_l0.zero_()
+            rnn.bias_ih_l0.zero_()
+    state = [torch.rand(1, 1, 6), torch.rand(1, 1, 6)]
+    out, new_state = enc(torch.tensor([[2, 3, 4, 5]]), state=state)
+    torch.testing.assert_close(new_state, state)
+    torch.testing.assert_close(out[0], state[1][0].expand(4, -1))
+
+
+def test_relu_rnn_outputs_are_non_negative_and_gated_cells_ignore_it():
+    tokens = torch.tensor([[2, 3, 4, 5, 6, 7]])
+    relu = _encoder("rnn", nonlinearity="relu").eval()
+    raw, _, _ = relu.run_layers(tokens)
+    assert torch.all(raw >= 0) and torch.any(raw > 0)
+    tanh = _encoder("rnn").eval()
+    assert torch.any(tanh.run_layers(tokens)[0] < 0)
+    for cell in ("lstm", "gru"):  # same weights, same outputs
+        a, b = _encoder(cell).eval(), _encoder(cell, nonlinearity="relu").eval()
+        torch.testing.assert_close(a(tokens), b(tokens))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [({"nonlinearity": "sigmoid"}, "nonlinearity"), ({"init": "orthogonal"}, "init")],
+)
+def test_bad_cell_options(params, match):
+    with pytest.raises(ValueError, match=match):
+        _encoder("rnn", **params)
+
+
+def test_weight_dropout_on_an_identity_rnn_leaves_the_weights():
+    """DropConnect drops entries of the recurrent matrix for one pass only."""
+    enc = _encoder("rnn", init="identity", weight_dropout=0.5)
+    tokens = torch.tensor([[2, 3, 4, 5, 6, 7]])
+    enc.train()
+    torch.manual_seed(0)
+    a, _ = enc(tokens)
+    torch.manual_seed(1)
+    b, _ = enc(tokens)
+    assert not torch.allclose(a, b)
+    torch.testing.assert_close(enc.rnns[0].weight_hh_l0.detach(), torch.eye(6))
+    enc.eval()
+    plain = _encoder("rnn", init="identity").eval()
+    torch.testing.assert_close(enc(tokens), plain(tokens))
+
+
+def test_stateless_language_model_starts_every_call_from_zeros():
+    torch.manual_seed(0)
+    lm = LanguageModelModule(
+        vocab_size=12, embedding_dim=4, hidden_size=6, cell="rnn", stateful=False
+    ).eval()
+    x = torch.randint(2, 12, (3, 8))
+    lm(x[:, :4])
+    second, _ = lm(x[:, 4:])
+    assert lm.state is None
+    torch.testing.assert_close(second, lm(x[:, 4:])[0])
+    lm.stateful = True
+    lm(x[:, :4])
+    carried, _ = lm(x[:, 4:])
+    assert not torch.allclose(carried, second)

@@ -8,6 +8,7 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
+import sknlp_rnn
 from sknlp_rnn import RNNTextClassifier
 from sknlp_rnn._batches import BucketBatchSampler
 from sknlp_rnn.exceptions import DeviceFallbackWarning, NotFittedError
@@ -113,6 +114,36 @@ def test_cells_train(cell):
     assert clf.net_.module_.encoder.rnns[0].mode == cell.upper().replace(
         "RNN", "RNN_TANH"
     )
+
+
+def test_irnn_classifier_learns_and_round_trips(tmp_path):
+    """cell="rnn" with ReLU and identity recurrent weights (IRNN)."""
+    X, y = make_docs()
+    clf = RNNTextClassifier(
+        **{**FAST, "max_epochs": 1, "lr": 1e-6},
+        cell="rnn",
+        nonlinearity="relu",
+        init="identity",
+    ).fit(X[:240], y[:240])
+    rnn = clf.net_.module_.encoder.rnns[0]
+    assert rnn.mode == "RNN_RELU"
+    # a learning rate of 1e-6 leaves the identity where it started
+    torch.testing.assert_close(
+        rnn.weight_hh_l0.detach().cpu(), torch.eye(32), atol=1e-4, rtol=0
+    )
+    clf.set_params(max_epochs=8, lr=1e-2).fit(X[:240], y[:240])
+    assert clf.score(X[240:], y[240:]) > 0.8
+    loaded = sknlp_rnn.load(_saved(clf, tmp_path))
+    assert loaded.net_.module_.encoder.rnns[0].mode == "RNN_RELU"
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X[240:]), clf.predict_proba(X[240:])
+    )
+
+
+def _saved(est, tmp_path):
+    path = tmp_path / "model.skrnn"
+    sknlp_rnn.save(est, path)
+    return path
 
 
 def test_bucket_sampler_yields_every_row_once_in_similar_lengths():
@@ -235,6 +266,10 @@ def test_bad_params_are_rejected_at_fit():
     X, y = make_docs(n=20)
     with pytest.raises(ValueError, match="cell"):
         RNNTextClassifier(cell="transformer").fit(X, y)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        RNNTextClassifier(cell="rnn", nonlinearity="gelu").fit(X, y)
+    with pytest.raises(ValueError, match="init"):
+        RNNTextClassifier(init="orthogonal").fit(X, y)
     with pytest.raises(ValueError, match="device"):
         RNNTextClassifier(device="tpu", max_epochs=1).fit(X, y)
 

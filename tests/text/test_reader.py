@@ -8,7 +8,7 @@ import torch
 
 from sknlp_rnn.nn import LanguageModelModule
 from sknlp_rnn.text._cache import NeuralCache
-from sknlp_rnn.text._reader import LMReader, autocast_context, sample_tokens
+from sknlp_rnn.text._reader import LMReader, autocast_context
 
 VOCAB = 12
 # The cache's similarities are float32: readings that differ in chunking or
@@ -75,16 +75,41 @@ def test_chunk_length_does_not_change_the_reading(module, docs, cache):
     assert total == pytest.approx(whole.log_likelihood(docs)[0], rel=1e-6)
 
 
+@pytest.mark.parametrize("window", [None, 3])
 @pytest.mark.parametrize("cache", [None, NeuralCache(size=8, theta=20.0, lam=0.5)])
-def test_feed_continues_as_reading_the_grown_document(module, docs, cache):
+def test_feed_continues_as_reading_the_grown_document(module, docs, cache, window):
     """A fed token is read as if it had been part of the document."""
-    reader = LMReader(module, device="cpu", batch_size=2, cache=cache)
+    reader = LMReader(module, device="cpu", batch_size=2, cache=cache, window=window)
     for reading, _ in reader.ends(docs):
         n = len(reading.rows)
         reader.feed(reading, torch.full((n,), 5))
         fed = reader.feed(reading, torch.full((n,), 3))
         grown = [np.concatenate([docs[i], [5, 3]]) for i in reading.rows]
         torch.testing.assert_close(fed, reader.last_log_proba(grown), **FLOAT32)
+
+
+@pytest.mark.parametrize("logit_budget", [None, 1])
+def test_window_reads_each_window_from_zeros(module, docs, logit_budget):
+    """With a window, every position is predicted from its window alone."""
+    window = 7
+    reader = LMReader(
+        module, device="cpu", batch_size=2, window=window, logit_budget=logit_budget
+    )
+    seen = {i: [] for i in range(len(docs))}
+    for chunk in reader.read(docs):
+        for j, i in enumerate(chunk.rows):
+            seen[i].append(chunk.log_proba[j, : int(chunk.part[j])])
+    total = 0.0
+    for i, doc in enumerate(docs):
+        pieces = [doc[k : k + window] for k in range(0, len(doc), window)]
+        want = torch.cat([_alone(module, piece) for piece in pieces])
+        torch.testing.assert_close(torch.cat(seen[i]), want)
+        total += sum(float(want[t, doc[t + 1]]) for t in range(len(doc) - 1))
+    assert reader.log_likelihood(docs)[0] == pytest.approx(total, rel=1e-9)
+    last = reader.last_log_proba(docs)
+    for i, doc in enumerate(docs):
+        start = (len(doc) - 1) // window * window
+        torch.testing.assert_close(last[i], _alone(module, doc[start:])[-1])
 
 
 def test_generate_and_predict_read_through_the_same_step(module, docs, monkeypatch):
@@ -121,15 +146,3 @@ def test_autocast_context():
         assert torch.is_autocast_enabled("cpu")
     with pytest.raises(KeyError):
         autocast_context("64", "cpu")
-
-
-def test_sample_tokens():
-    log_proba = torch.log_softmax(torch.tensor([[3.0, 2.0, 1.0, 0.0]] * 200), 1)
-    generator = torch.Generator().manual_seed(0)
-    kwargs = {"temperature": 1.0, "generator": generator, "banned": 0}
-    greedy = sample_tokens(log_proba, **{**kwargs, "temperature": 0}, top_k=None)
-    assert greedy.tolist() == [1] * 200
-    top2 = sample_tokens(log_proba, **kwargs, top_k=2)
-    assert set(top2.tolist()) == {1, 2}
-    drawn = sample_tokens(log_proba, **kwargs, top_k=None)
-    assert 0 not in drawn.tolist() and set(drawn.tolist()) == {1, 2, 3}

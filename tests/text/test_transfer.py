@@ -62,6 +62,29 @@ def test_classifier_starts_from_the_language_model(data, lm):
     assert clf.vocab_size_ == lm.vocab_size_
 
 
+def test_classifier_keeps_the_language_models_cell(data):
+    """A ReLU RNN language model gives a ReLU RNN encoder, whatever the
+    classifier's own cell settings."""
+    X, y = data
+    lm = SequenceLMRegressor(
+        embedding_dim=8,
+        hidden_size=12,
+        cell="rnn",
+        nonlinearity="relu",
+        init="identity",
+        max_epochs=1,
+        random_state=0,
+    ).fit(X)
+    clf = RNNTextClassifier(
+        encoder=lm, freeze_encoder_epochs=2, max_epochs=1, random_state=0
+    ).fit(X, y)
+    assert [r.mode for r in clf.net_.module_.encoder.rnns] == ["RNN_RELU"] * 2
+    tokens = torch.as_tensor(X[:4], device=lm.device_)
+    ours, _ = clf.net_.module_.encoder.eval()(tokens)
+    theirs, _ = lm.net_.module_.encoder.eval()(tokens)
+    torch.testing.assert_close(ours, theirs)
+
+
 def test_fine_tuning_changes_encoder_and_keeps_lm(data, lm):
     X, y = data
     before = _encoder_state(lm)
