@@ -316,3 +316,12 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     valid = [epoch["valid_loss"] for epoch in est.history_]
     assert len(valid) < 40
     assert np.argmin(valid) == len(valid) - 3
+
+
+def test_plateau_warms_up_over_the_first_epoch():
+    est, X, y = case(EntityEmbeddingRegressor)
+    est.set_params(lr_schedule="plateau", lr=1e-2, max_epochs=3, batch_size=4)
+    est.fit(X, y)
+    first = [b["event_lr"] for b in est.history_[0]["batches"]]
+    assert first[0] == pytest.approx(1e-2 / 25)
+    assert np.all(np.diff(first) > 0) and first[-1] == pytest.approx(1e-2)

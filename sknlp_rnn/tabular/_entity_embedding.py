@@ -110,9 +110,10 @@ default="auto"
         zero by the end of ``max_epochs`` (with Adam, the momentum moves the
         other way, 0.95 to 0.85); ``"cosine"`` anneals it from ``lr`` to zero
         along a half cosine; both step after every batch, and a fit of fewer
-        than 5 batches in all keeps ``lr``. ``"plateau"`` multiplies it by 0.3
-        after 2 epochs without a lower validation loss (training loss without
-        a validation set). ``"constant"`` keeps ``lr``.
+        than 5 batches in all keeps ``lr``. ``"plateau"`` warms it up from
+        ``lr / 25`` over the first epoch, then multiplies it by 0.3 after 2
+        epochs without a lower validation loss (training loss without a
+        validation set). ``"constant"`` keeps ``lr``.
     lr : float, default=1e-2
         Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
     max_epochs : "auto" or int, default="auto"
