@@ -121,17 +121,16 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
         ``score``, ``perplexity``, ``generate``); ``0`` turns it off. An int
         leaves training alone (on the whole stream) and is read at prediction
         time, so it can be changed on a fitted model with ``set_params``.
-        ``"auto"`` chooses
-        the cache in ``fit`` (``cache_size_``, ``cache_theta_``,
-        ``cache_lambda_``): the last 10% of the stream (at most 100,000
-        tokens) is held out of training (without ``validation_fraction``; with
-        it, the validation part is used instead and nothing more is held out),
-        and of no cache and every ``cache_size`` in (200, 1000),
-        ``cache_theta`` in (10, 20, 40, 80) and ``cache_lambda`` in (0.1, 0.3,
-        0.5, 0.7), the one with the highest log-likelihood (``score``) on that
-        tail is kept: a cache only if it beats no cache there. Without
-        ``validation_fraction``, a stream under 15 tokens (no 2 to spare)
-        trains whole and gets no cache.
+        ``"auto"`` chooses the cache in ``fit`` (``cache_size_``,
+        ``cache_theta_``, ``cache_lambda_``): the last 10% of the stream (at
+        most 100,000 tokens) is held out of training (without
+        ``validation_fraction``; with it, the validation part is used instead
+        and nothing more is held out), and of no cache and every
+        ``cache_size`` in (200, 1000), ``cache_theta`` in (10, 20, 40, 80) and
+        ``cache_lambda`` in (0.1, 0.3, 0.5, 0.7), the one with the highest
+        log-likelihood (``score``) on that tail is kept: a cache only if it
+        beats no cache there. Without ``validation_fraction``, a stream under
+        15 tokens (no 2 to spare) trains whole and gets no cache.
     cache_theta : float, default=40.0
         Sharpness of the cache's attention: the cosine similarity between the
         current and a remembered output is multiplied by it before the
@@ -451,10 +450,15 @@ default="adam"
             size, theta, lam = best_setting(scores)
             if self.verbose and scores:
                 plain, best = scores[0, None, None], scores[size, theta, lam]
+                chosen = (
+                    f"cache_size={size}, cache_theta={theta}, cache_lambda={lam}"
+                    if size
+                    else "none"
+                )
                 print(
-                    f"neural cache: cache_size={size}, cache_theta={theta}, "
-                    f"cache_lambda={lam}; log-likelihood per token on the tail "
-                    f"{plain:.4f} without a cache, {best:.4f} with this setting"
+                    f"neural cache: {chosen} (log-likelihood per token on the "
+                    f"held-out tail: {plain:.4f} without a cache, {best:.4f} "
+                    "with the choice)"
                 )
         self.cache_size_ = int(size)
         self.cache_theta_ = float(theta) if size else 0.0
