@@ -63,7 +63,9 @@ class BaseTorchEstimator(BaseEstimator):
     - ``_net_kwargs()``: extra arguments of the net (default none);
     - ``_net_callbacks()``: the estimator's own skorch callbacks (default
       none); the shared ones (clipping, early stopping, progress bar) and the
-      user's ``callbacks`` come after them.
+      user's ``callbacks`` come after them;
+    - ``_epochs()``: the number of epochs to train (default ``max_epochs``;
+      an estimator that resolves ``max_epochs="auto"`` in ``fit`` returns it).
     """
 
     _net_class = TorchNet
@@ -94,6 +96,9 @@ class BaseTorchEstimator(BaseEstimator):
 
     def _net_callbacks(self):
         return []
+
+    def _epochs(self):
+        return self.max_epochs
 
     # -- fitting helpers ------------------------------------------------------------
 
@@ -194,7 +199,7 @@ class BaseTorchEstimator(BaseEstimator):
                 optimizer__weight_decay=self.weight_decay,
                 **self._optimizer_options(),
                 lr=self.lr,
-                max_epochs=self.max_epochs,
+                max_epochs=self._epochs(),
                 batch_size=self.batch_size,
                 train_split=train_split,
                 callbacks=[

@@ -127,6 +127,11 @@ DIFFERENCES = {
         "with lr_schedule (the tabular estimators) lr is the one-cycle peak",
     ),
     ("max_epochs", "default"): (EACH, _TUNED),
+    ("max_epochs", "type"): (
+        [[CF]],
+        "collaborative filtering also takes 'auto' (epochs from the data size)",
+    ),
+    ("max_epochs", "description"): ([[CF]], "it describes the 'auto' rule"),
     ("batch_size", "default"): (EACH, _TUNED),
     ("batch_size", "description"): (
         [[CLF], [LM]],
