@@ -72,7 +72,9 @@ class BaseTorchEstimator(BaseEstimator):
     - ``_net_kwargs()``: extra arguments of the net (default none);
     - ``_net_callbacks()``: the estimator's own skorch callbacks (default
       none); the shared ones (clipping, early stopping, progress bar) and the
-      user's ``callbacks`` come after them.
+      user's ``callbacks`` come after them;
+    - ``_auto_max_epochs(n_train, early_stopping)``: the epochs of
+      ``max_epochs="auto"``, for the estimators that offer it.
     """
 
     _net_class = TorchNet
@@ -208,7 +210,8 @@ class BaseTorchEstimator(BaseEstimator):
             patience = EARLY_STOPPING_PATIENCE if patience is None else patience
         max_epochs, schedule = self.max_epochs, self.lr_schedule
         if max_epochs == "auto":
-            max_epochs = self._auto_max_epochs(n_samples, stopping)
+            n_valid = 0 if fraction is None else int(np.floor(fraction * n_samples))
+            max_epochs = self._auto_max_epochs(n_samples - n_valid, stopping)
         if schedule == "auto":
             schedule = "plateau" if stopping else "one_cycle"
         return {
@@ -219,9 +222,9 @@ class BaseTorchEstimator(BaseEstimator):
             "patience": patience,
         }
 
-    def _auto_max_epochs(self, n_samples, early_stopping):
-        """``max_epochs="auto"`` for a fit on ``n_samples`` samples (for the
-        estimators that offer it)."""
+    def _auto_max_epochs(self, n_train, early_stopping):
+        """``max_epochs="auto"`` for ``n_train`` training samples (those left
+        after the validation split), for the estimators that offer it."""
         raise NotImplementedError(f"{type(self).__name__} has no max_epochs='auto'.")
 
     def _callbacks(self, *, has_valid, n_batches):
@@ -262,12 +265,13 @@ class BaseTorchEstimator(BaseEstimator):
         loss; ``stratify`` (class codes) makes a random validation split
         stratified. With ``warm_start`` and a fitted net, training continues
         from its weights, optimizer state and random generator state
-        (:meth:`_continue_net`). Sets ``net_``, ``history_``, ``device_`` and
-        ``n_iter_``.
+        (:meth:`_continue_net`). Sets ``net_``, ``history_``, ``device_``,
+        ``n_iter_`` and ``max_epochs_`` (the epochs this fit may run).
         """
         seed = self._torch_seed()
         n_samples = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
         self._plan = self._training_plan(n_samples)
+        self.max_epochs_ = self._plan["max_epochs"]
         train_split = self._train_split(n_samples, seed, stratify=stratify)
         target_shape = None
         if sample_weight is not None:

@@ -142,7 +142,9 @@ def human_numbers_lm(*, width=256, max_epochs=15, **params):
     """The human-numbers language model: a 2-layer GRU with tied weights.
 
     The AWD-LSTM regularisers (embedding and weight dropout, activation
-    regularisation ``alpha`` and ``beta``), windows of 16 tokens, Adam at 3e-3.
+    regularisation ``alpha`` and ``beta``), windows of 16 tokens, Adam at 3e-3,
+    and no neural cache (``cache_size=0``: switch ``NEURAL_CACHE`` on after
+    fitting, or pass ``cache_size="auto"``).
 
     Parameters
     ----------
@@ -177,6 +179,9 @@ def human_numbers_lm(*, width=256, max_epochs=15, **params):
         "batch_size": 64,
         "lr": 3e-3,
         "max_epochs": max_epochs,
+        # no cache chosen in fit: the demo and the example validate on the
+        # validation text and switch NEURAL_CACHE on afterwards
+        "cache_size": 0,
     }
     return SequenceLMRegressor(**{**recipe, **params})
 
@@ -323,7 +328,8 @@ def ulmfit_language_model(*, max_epochs=3, **params):
 
     A 2-layer LSTM (embeddings of 64, hidden states of 128), dropout 0.1,
     windows of 32 tokens, batches of 32, Adam at 1e-2 (a short pretraining
-    gains from the larger rate).
+    gains from the larger rate); ``cache_size=0``, so it trains on all the
+    text (a classifier reuses the encoder, never the cache).
 
     Parameters
     ----------
@@ -352,6 +358,9 @@ def ulmfit_language_model(*, max_epochs=3, **params):
         "batch_size": 32,
         "lr": 1e-2,
         "max_epochs": max_epochs,
+        # only the encoder is reused: train on all the text, hold none out
+        # for a neural cache
+        "cache_size": 0,
     }
     return SequenceLMRegressor(**{**recipe, **params})
 
@@ -448,8 +457,9 @@ def gradient_boosting_baseline():
 def collab_filter(**params):
     """The MovieLens recommender: dot product + biases, the benchmarked defaults.
 
-    50 factors, ratings squashed into the training range, 4 one-cycle epochs of
-    batches of 1536, an L2 penalty on the factors of each batch; columns after
+    50 factors, ratings squashed into the training range, one-cycle epochs of
+    batches of 1536 (``max_epochs="auto"``: 4 on MovieLens, more on smaller
+    data), an L2 penalty on the factors of each batch; columns after
     the user and item ids become learned biases. The optimizer and penalty are
     left to the estimator's defaults on purpose, so this recipe follows them.
 

@@ -6,6 +6,7 @@ Depends on torch, scikit-learn, scipy, pandas and numpy (skorch through
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,6 +34,25 @@ from ._validation import (
 _NAMES = ("user", "item")
 # Factor width of model="dot" when n_factors is None (fast.ai's MovieLens one).
 DEFAULT_N_FACTORS = 50
+# max_epochs="auto": enough epochs for this many optimizer steps, within bounds.
+AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 150, 4, 50
+
+
+def auto_epochs(n_train, batch_size):
+    """Epochs of ``max_epochs="auto"`` for ``n_train`` training rows.
+
+    ``min(50, max(4, ceil(150 / batches_per_epoch)))`` with
+    ``batches_per_epoch = ceil(n_train / batch_size)``: at least 150 optimizer
+    steps, in 4 to 50 epochs.
+
+    Examples
+    --------
+    >>> from sknlp_rnn.tabular._collab import auto_epochs
+    >>> auto_epochs(14_000, 1536), auto_epochs(80_000, 1536), auto_epochs(40, 32)
+    (15, 4, 50)
+    """
+    batches = math.ceil(n_train / batch_size)
+    return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_STEPS / batches)))
 
 
 # -- estimator ----------------------------------------------------------------
@@ -112,8 +132,13 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
         validation set). ``"constant"`` keeps ``lr``.
     lr : float, default=1.2e-2
         Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
-    max_epochs : int, default=4
-        Number of passes over the training data.
+    max_epochs : "auto" or int, default="auto"
+        Number of passes over the training data. ``"auto"`` trains for at
+        least 150 optimizer steps, in 4 to 50 epochs: ``min(50, max(4,
+        ceil(150 / batches_per_epoch)))`` with ``batches_per_epoch =
+        ceil(n_train / batch_size)`` and ``n_train`` the rows left after the
+        validation split (4 epochs from about 57,000 training ratings on with
+        the default ``batch_size``; ``max_epochs_`` holds the number).
     batch_size : int, default=1536
         Rows per training batch.
     optimizer : {"lazy_adam", "adam", "adamw", "sgd", "rmsprop"} or torch \
@@ -198,6 +223,9 @@ optimizer class, default="lazy_adam"
         Per-epoch training record (``train_loss``, ``valid_loss``).
     device_ : str
         Device the model was trained on.
+    max_epochs_ : int
+        Number of epochs trained for: ``max_epochs``, or its ``"auto"`` value
+        (``n_iter_`` is smaller when ``patience`` stops training early).
     n_iter_ : int
         Number of epochs run.
 
@@ -256,6 +284,10 @@ optimizer class, default="lazy_adam"
         "hidden_sizes": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "y_range": [None, StrOptions({"auto"}), tuple, list],
+        "max_epochs": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     def __init__(
@@ -271,7 +303,7 @@ optimizer class, default="lazy_adam"
         factor_l2=0.08,
         lr_schedule="one_cycle",
         lr=1.2e-2,
-        max_epochs=4,
+        max_epochs="auto",
         batch_size=1536,
         optimizer="lazy_adam",
         weight_decay=0.0,
@@ -333,6 +365,9 @@ optimizer class, default="lazy_adam"
 
     _net_class = TabularNet
     _criterion = torch.nn.MSELoss
+
+    def _auto_max_epochs(self, n_train, early_stopping):
+        return auto_epochs(n_train, self.batch_size)
 
     def _build_module(self):
         """The torch module (fresh weights), starting at the mean rating."""

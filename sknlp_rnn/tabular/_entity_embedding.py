@@ -331,7 +331,7 @@ default="adam"
     _net_class = TabularNet
     _criterion = torch.nn.MSELoss
 
-    def _auto_max_epochs(self, n_samples, early_stopping):
+    def _auto_max_epochs(self, n_train, early_stopping):
         return AUTO_EPOCHS_STOPPING if early_stopping else AUTO_EPOCHS_FIXED
 
     def _build_module(self):

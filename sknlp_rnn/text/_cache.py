@@ -15,7 +15,6 @@ Depends on torch only.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 from dataclasses import dataclass
@@ -170,22 +169,116 @@ class NeuralCache:
         return log_proba, memory.latest(self.size)
 
 
+#: The settings ``cache_size="auto"`` and :func:`tune_cache` choose from,
+#: beside no cache.
+CACHE_GRID = {
+    "cache_size": (200, 1000),
+    "cache_theta": (10.0, 20.0, 40.0, 80.0),
+    "cache_lambda": (0.1, 0.3, 0.5, 0.7),
+}
+# Queries per block when scoring the grid.
+_GRID_BLOCK = 256
+
+
+def grid_log_likelihood(inputs, *, sizes, thetas, lambdas):
+    """Mean log-likelihood per token without a cache and with each setting.
+
+    The same figure as :meth:`SequenceLMRegressor.score` with those settings,
+    computed from one reading of the documents (``LMReader.cache_inputs``):
+    the settings change only how the remembered outputs are weighed, and only
+    the probability of the actual next token is needed.
+
+    Parameters
+    ----------
+    inputs : list of (outputs, targets, log_proba)
+        Per document, as ``LMReader.cache_inputs`` returns them.
+    sizes, thetas, lambdas : sequence
+        Candidate values of ``cache_size``, ``cache_theta``, ``cache_lambda``.
+
+    Returns
+    -------
+    scores : dict
+        Keyed by ``(cache_size, cache_theta, cache_lambda)``, every
+        combination in ``itertools.product`` order after ``(0, None, None)``,
+        the model without a cache. Empty when no document has a target.
+    """
+    grid = list(itertools.product(sizes, thetas, lambdas))
+    totals = torch.zeros(1 + len(grid), dtype=torch.float64)
+    count = 0
+    for outputs, targets, log_proba in inputs:
+        totals += _document_totals(outputs, targets, log_proba, sizes, thetas, lambdas)
+        count += len(targets)
+    if count == 0:
+        return {}
+    means = (totals / count).tolist()
+    return dict(zip([(0, None, None), *grid], means, strict=True))
+
+
+def _document_totals(outputs, targets, log_proba, sizes, thetas, lambdas):
+    """Summed log-likelihood of one document's targets: plain, then each setting.
+
+    The key of position ``p`` is its output with ``targets[p]`` (the token
+    after it) as value; the query at ``q`` reads keys ``q - size <= p < q``.
+    Queries go in blocks of ``_GRID_BLOCK``, each compared with the keys its
+    window can reach.
+    """
+    keys = F.normalize(outputs.float(), dim=-1)
+    n, device = len(targets), keys.device
+    mixes = [(math.log1p(-lam), math.log(lam)) for lam in lambdas]
+    totals = torch.zeros(
+        (len(sizes), len(thetas), len(lambdas)), dtype=torch.float64, device=device
+    )
+    for a in range(0, n, _GRID_BLOCK):
+        b = min(n, a + _GRID_BLOCK)
+        model = log_proba[a:b]
+        for i, size in enumerate(sizes):
+            k0 = max(0, a - size)
+            sims = keys[a:b] @ keys[k0:b].T  # queries a..b-1, keys k0..b-1
+            back = torch.arange(a, b, device=device)[:, None] - torch.arange(
+                k0, b, device=device
+            )
+            readable = (back > 0) & (back <= size)
+            some = readable.any(1)
+            same = targets[k0:b][None, :] == targets[a:b, None]
+            for j, theta in enumerate(thetas):
+                scores = (theta * sims).masked_fill(~readable, -torch.inf)
+                weights = torch.softmax(scores, -1).nan_to_num(0.0).double()
+                cached = (weights * same).sum(1).log()
+                for k, (keep, take) in enumerate(mixes):
+                    mixed = torch.logaddexp(model + keep, cached + take)
+                    totals[i, j, k] += torch.where(some, mixed, model).sum()
+    plain = log_proba.sum().double().reshape(1)
+    return torch.cat([plain, totals.flatten()]).cpu()
+
+
+def best_setting(scores):
+    """The best ``(cache_size, cache_theta, cache_lambda)`` of ``scores``.
+
+    ``(0, None, None)`` (no cache) unless a setting beats it strictly.
+    """
+    if not scores:
+        return 0, None, None
+    return max(scores, key=scores.get)  # the first of equals: no cache first
+
+
 def tune_cache(
     lm,
     X,
     *,
-    cache_size=(200, 1000),
-    cache_theta=(10.0, 20.0, 40.0, 80.0),
-    cache_lambda=(0.1, 0.3, 0.5, 0.7),
+    cache_size=CACHE_GRID["cache_size"],
+    cache_theta=CACHE_GRID["cache_theta"],
+    cache_lambda=CACHE_GRID["cache_lambda"],
 ):
     """Neural cache settings of a fitted language model, chosen on held-out text.
 
-    Every combination of the candidate values is scored with
-    :meth:`SequenceLMRegressor.score` (mean log-likelihood per token) on ``X``,
-    beside the model without a cache. The cache changes predictions only, so
-    no refit is needed; ``lm`` itself is left unchanged. Give text the model
-    did not train on and that is not the test text (the tail of the training
-    text, cut off before fitting, is a good choice).
+    Every combination of the candidate values is scored by mean log-likelihood
+    per token on ``X`` (what :meth:`SequenceLMRegressor.score` gives with that
+    setting), beside the model without a cache; ``X`` is read once. The cache
+    changes predictions only, so no refit is needed; ``lm`` itself is left
+    unchanged. Give text the model did not train on and that is not the test
+    text (the tail of the training text, cut off before fitting, is a good
+    choice). ``cache_size="auto"`` makes ``fit`` do this on the tail of the
+    training stream.
 
     Parameters
     ----------
@@ -194,7 +287,8 @@ def tune_cache(
     X : array-like of shape (n_documents, n_positions) or list of id lists
         Held-out token ids.
     cache_size, cache_theta, cache_lambda : sequence
-        Candidate values of the three cache parameters.
+        Candidate values of the three cache parameters (by default those that
+        ``cache_size="auto"`` chooses from).
 
     Returns
     -------
@@ -213,7 +307,7 @@ def tune_cache(
     >>> from sknlp_rnn.text import tune_cache
     >>> rng = np.random.RandomState(0)
     >>> lm = SequenceLMRegressor(embedding_dim=8, hidden_size=16, n_layers=1,
-    ...                          max_epochs=1, random_state=0)
+    ...                          max_epochs=1, cache_size=0, random_state=0)
     >>> lm = lm.fit(rng.randint(3, 20, size=(20, 30)))
     >>> repeated = np.tile(rng.permutation(np.arange(3, 20)), (2, 3))
     >>> best, scores = tune_cache(lm, repeated, cache_size=[64],
@@ -223,12 +317,16 @@ def tune_cache(
     >>> lm.cache_size  # unchanged until set_params(**best)
     0
     """
-    model = copy.copy(lm)  # its own parameters, the same fitted network
-    scores = {(0, None, None): model.set_params(cache_size=0).score(X)}
-    for size, theta, lam in itertools.product(cache_size, cache_theta, cache_lambda):
-        model.set_params(cache_size=size, cache_theta=theta, cache_lambda=lam)
-        scores[(size, theta, lam)] = model.score(X)
-    size, theta, lam = max(scores, key=scores.get)
+    _, seqs = lm._documents(X)
+    scores = lm._cache_scores(
+        seqs, sizes=cache_size, thetas=cache_theta, lambdas=cache_lambda
+    )
+    if not scores:
+        raise ValueError(
+            "X holds no token to predict: every row is a single token. Give "
+            "rows of at least 2 tokens (or keep bos_idx)."
+        )
+    size, theta, lam = best_setting(scores)
     if size == 0:
         return {"cache_size": 0}, scores
     return {"cache_size": size, "cache_theta": theta, "cache_lambda": lam}, scores

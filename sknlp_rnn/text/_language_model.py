@@ -20,7 +20,7 @@ from .._persistence import SafeFormatMixin
 from ..nn import LanguageModelModule
 from ..nn._encoder import CELLS, INITS, NONLINEARITIES
 from ._batching import check_token_ids, fitted_vocab_size
-from ._cache import NeuralCache
+from ._cache import CACHE_GRID, NeuralCache, best_setting, grid_log_likelihood
 from ._generate import banned_ids, check_generation, generate_tokens
 from ._reader import LMReader
 from ._stream import (
@@ -29,8 +29,13 @@ from ._stream import (
     TailSplit,
     check_tail_split,
     documents,
-    join_rows,
+    tail_documents,
 )
+
+#: Share of the stream that ``cache_size="auto"`` holds out (without a
+#: validation part) and tunes the cache on, and the most tokens it reads there.
+CACHE_TAIL_FRACTION = 0.1
+CACHE_TAIL_MAX_TOKENS = 100_000
 
 
 class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
@@ -54,13 +59,15 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
     activation (``beta``) regularisation. Gradients are clipped by default.
 
     At prediction time every row is read on its own from a zero state (with
-    ``stateful=False``, in windows of ``bptt`` tokens, each from zeros). With
-    ``cache_size`` the predictions use a neural cache (Grave et al., 2017): the
-    model's next-token distribution is mixed with one read from the last
+    ``stateful=False``, in windows of ``bptt`` tokens, each from zeros). The
+    predictions may use a neural cache (Grave et al., 2017): the model's
+    next-token distribution is mixed with one read from the last
     ``cache_size`` positions of the same row whose last layer output resembles
-    the current one (the token that followed them). It needs no training, helps
-    wherever a document repeats itself, and is tuned on held-out text with
-    ``score`` (see the user guide).
+    the current one (the token that followed them). It needs no training and
+    helps wherever a document repeats itself. By default
+    (``cache_size="auto"``) ``fit`` holds out the tail of the stream, trains
+    on the rest and keeps the cache setting that reads that tail best, or no
+    cache (see ``cache_size`` and the user guide).
 
     Parameters
     ----------
@@ -108,17 +115,29 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
         raises a ``ValueError`` before building an embedding that large. A
         guard against ids that are not Vocab's (a stray id of 10**9 would need
         10**9 embedding rows); raise it for a genuinely larger vocabulary.
-    cache_size : int, default=0
+    cache_size : "auto" or int, default="auto"
         Number of preceding positions of a row the neural cache reads at
         prediction time (``predict``, ``predict_proba``, ``predict_tokens``,
-        ``score``, ``perplexity``, ``generate``); ``0`` turns it off. Training
-        is the same either way, so it can be changed on a fitted model with
-        ``set_params``.
+        ``score``, ``perplexity``, ``generate``); ``0`` turns it off. An int
+        leaves training alone (on the whole stream) and is read at prediction
+        time, so it can be changed on a fitted model with ``set_params``.
+        ``"auto"`` chooses the cache in ``fit`` (``cache_size_``,
+        ``cache_theta_``, ``cache_lambda_``): the last 10% of the stream (at
+        most 100,000 tokens) is held out of training (without
+        ``validation_fraction``; with it, the validation part is used instead
+        and nothing more is held out), and of no cache and every
+        ``cache_size`` in (200, 1000), ``cache_theta`` in (10, 20, 40, 80) and
+        ``cache_lambda`` in (0.1, 0.3, 0.5, 0.7), the one with the highest
+        log-likelihood (``score``) on that tail is kept: a cache only if it
+        beats no cache there. Without ``validation_fraction``, a stream under
+        15 tokens (no 2 to spare) trains whole and gets no cache.
     cache_theta : float, default=40.0
         Sharpness of the cache's attention: the cosine similarity between the
-        current and a remembered output is multiplied by it before the softmax.
+        current and a remembered output is multiplied by it before the
+        softmax. Unused with ``cache_size="auto"``.
     cache_lambda : float, default=0.3
-        Weight of the cache's distribution in the mixture, in (0, 1).
+        Weight of the cache's distribution in the mixture, in (0, 1). Unused
+        with ``cache_size="auto"``.
     nonlinearity : {"tanh", "relu"}, default="tanh"
         Activation of the plain RNN cell (``cell="rnn"``). LSTM and GRU cells
         ignore it, so one grid can search ``cell`` and ``nonlinearity``
@@ -211,6 +230,15 @@ default="adam"
         Device the model was trained on.
     n_iter_ : int
         Number of epochs run.
+    cache_size_ : int
+        Positions the neural cache reads: the choice of ``cache_size="auto"``
+        (``0``: no cache beat the plain model), else ``cache_size`` at fit.
+    cache_theta_ : float
+        Sharpness of the cache's attention, chosen or given (``0.0`` without
+        a cache).
+    cache_lambda_ : float
+        Weight of the cache in the mixture, chosen or given (``0.0`` without
+        a cache).
 
     See Also
     --------
@@ -267,7 +295,10 @@ default="adam"
         "unk_idx": [Interval(Integral, 0, None, closed="left")],
         "bos_idx": [None, Interval(Integral, 0, None, closed="left")],
         "max_vocab_size": [Interval(Integral, 1, None, closed="left")],
-        "cache_size": [Interval(Integral, 0, None, closed="left")],
+        "cache_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 0, None, closed="left"),
+        ],
         "cache_theta": [Interval(Real, 0, None, closed="neither")],
         "cache_lambda": [Interval(Real, 0, 1, closed="neither")],
         "nonlinearity": [StrOptions(set(NONLINEARITIES))],
@@ -295,7 +326,7 @@ default="adam"
         unk_idx=0,
         bos_idx=2,
         max_vocab_size=1_000_000,
-        cache_size=0,
+        cache_size="auto",
         cache_theta=40.0,
         cache_lambda=0.3,
         nonlinearity="tanh",
@@ -437,15 +468,73 @@ default="adam"
             self.vocab_size_ = fitted_vocab_size(
                 self, X, ("pad_idx", "unk_idx", "bos_idx")
             )
-        stream = join_rows(X, pad_idx=self.pad_idx, bos_idx=self.bos_idx)
+        docs = documents(X, pad_idx=self.pad_idx, bos_idx=self.bos_idx, empty=None)
+        stream = np.concatenate([np.zeros(0, dtype=np.int64), *docs])  # join_rows
         if stream.size < 2:
             raise ValueError(
                 f"X holds {stream.size} token(s) once pads are dropped; a language "
                 "model needs at least 2 to learn a next token."
             )
-        self._fit_net(stream, None)
+        tail = self._cache_tail(stream.size)
+        held_out = tail is not None and self.validation_fraction is None
+        self._fit_net(stream[:tail] if held_out else stream, None)
         self.net_.module_.reset_state()
+        self._set_cache(None if tail is None else tail_documents(docs, tail))
         return self
+
+    def _cache_tail(self, n_tokens):
+        """Where the text ``cache_size="auto"`` tunes on starts in the stream.
+
+        ``None`` for an int ``cache_size`` and for a stream too short to spare
+        2 tokens. The tail is the validation part when there is one, else the
+        last ``CACHE_TAIL_FRACTION``; either way at most
+        ``CACHE_TAIL_MAX_TOKENS``.
+        """
+        if self.cache_size != "auto":
+            return None
+        fraction = self.validation_fraction or CACHE_TAIL_FRACTION
+        n_tail = min(int(round(fraction * n_tokens)), CACHE_TAIL_MAX_TOKENS)
+        return n_tokens - n_tail if n_tail >= 2 else None
+
+    def _set_cache(self, tail):
+        """Set ``cache_size_``, ``cache_theta_``, ``cache_lambda_``.
+
+        With ``cache_size="auto"``, the best setting of ``CACHE_GRID`` on the
+        documents ``tail`` (``None``: no cache); else the parameters.
+        """
+        if self.cache_size != "auto":
+            size, theta, lam = self.cache_size, self.cache_theta, self.cache_lambda
+        elif tail is None:
+            size = 0
+        else:
+            grid = {
+                "sizes": CACHE_GRID["cache_size"],
+                "thetas": CACHE_GRID["cache_theta"],
+                "lambdas": CACHE_GRID["cache_lambda"],
+            }
+            scores = self._cache_scores(tail, **grid)
+            size, theta, lam = best_setting(scores)
+            if self.verbose and scores:
+                plain, best = scores[0, None, None], scores[size, theta, lam]
+                chosen = (
+                    f"cache_size={size}, cache_theta={theta}, cache_lambda={lam}"
+                    if size
+                    else "none"
+                )
+                print(
+                    f"neural cache: {chosen} (log-likelihood per token on the "
+                    f"held-out tail: {plain:.4f} without a cache, {best:.4f} "
+                    "with the choice)"
+                )
+        self.cache_size_ = int(size)
+        self.cache_theta_ = float(theta) if size else 0.0
+        self.cache_lambda_ = float(lam) if size else 0.0
+
+    def _cache_scores(self, seqs, *, sizes, thetas, lambdas):
+        """Mean log-likelihood of the documents ``seqs`` with each cache
+        setting and without one (``_cache.grid_log_likelihood``)."""
+        inputs = self._reader(cache=False).cache_inputs(seqs)
+        return grid_log_likelihood(inputs, sizes=sizes, thetas=thetas, lambdas=lambdas)
 
     # -- prediction ------------------------------------------------------------------
 
@@ -459,11 +548,21 @@ default="adam"
         )
         return X, seqs
 
-    def _reader(self):
-        """An :class:`LMReader` of the fitted module with the current settings."""
-        cache = None
-        if self.cache_size:
-            cache = NeuralCache(self.cache_size, self.cache_theta, self.cache_lambda)
+    def _cache_settings(self):
+        """The cache's size, theta and lambda at prediction time: chosen in
+        ``fit`` with ``cache_size="auto"``, else the parameters."""
+        if self.cache_size == "auto":
+            return self.cache_size_, self.cache_theta_, self.cache_lambda_
+        return self.cache_size, self.cache_theta, self.cache_lambda
+
+    def _reader(self, *, cache=True):
+        """An :class:`LMReader` of the fitted module with the current settings
+        (without a cache when ``cache`` is false)."""
+        if cache:
+            size, theta, lam = self._cache_settings()
+            cache = NeuralCache(size, theta, lam) if size else None
+        else:
+            cache = None
         return LMReader(
             self.net_.module_,
             device=self.net_.device,

@@ -95,7 +95,9 @@ class Chunk:
     """What one chunk of a batch's positions gave.
 
     ``log_proba`` (batch, width, vocab_size) are float64 next-token
-    log-probabilities on the model's device, ``start`` the chunk's first
+    log-probabilities on the model's device, ``outputs`` (batch, width,
+    n_outputs) the float32 last layer outputs they come from (the cache's
+    keys and queries), ``start`` the chunk's first
     position, ``part`` and ``lengths`` (batch,) each document's real length in
     the chunk and in all, ``following`` (batch, width) the token after each
     position (the padding id where none does), ``reading`` the batch after
@@ -105,6 +107,7 @@ class Chunk:
     reading: Reading
     start: int
     log_proba: torch.Tensor
+    outputs: torch.Tensor
     part: torch.Tensor
     lengths: torch.Tensor
     following: torch.Tensor
@@ -200,7 +203,8 @@ class LMReader:
         (``None``: all; a row with none keeps its state); ``following`` the
         token after each position, for the cache (``None``: a placeholder, to
         be filled in when known). Updates ``reading``'s state and memory and
-        returns the float64 log-probabilities (batch, width, vocab_size).
+        returns the float64 log-probabilities (batch, width, vocab_size) and
+        the float32 last layer outputs (batch, width, n_outputs).
         """
         with autocast_context(self.precision, self.device):
             out, new_state = self.module.encoder(
@@ -215,9 +219,9 @@ class LMReader:
             ]
         reading.state = new_state
         log_proba = torch.log_softmax(self.module.decoder(out).double(), dim=-1)
-        if self.cache is None:
-            return log_proba
-        return self._mix_cache(log_proba, out, reading, start, part, following)
+        if self.cache is not None:
+            log_proba = self._mix_cache(log_proba, out, reading, start, part, following)
+        return log_proba, out
 
     def _mix_cache(self, log_proba, out, reading, start, part, following):
         """``log_proba`` with the cache mixed in; ``reading``'s memory grows."""
@@ -273,11 +277,13 @@ class LMReader:
                         width=stop - start,
                     )
                 ).to(self.device)
-                log_proba = self._step(
+                log_proba, outputs = self._step(
                     piece, reading, start=start, part=part, following=following
                 )
                 final = stop == tokens.size(1)
-                yield Chunk(reading, start, log_proba, part, lengths, following, final)
+                yield Chunk(
+                    reading, start, log_proba, outputs, part, lengths, following, final
+                )
 
     def ends(self, seqs):
         """Per batch, the reading after each document's last token.
@@ -328,6 +334,38 @@ class LMReader:
             count += int(has_target.sum())
         return total, count
 
+    def cache_inputs(self, seqs):
+        """What a neural cache would read in each document, for tuning it.
+
+        The documents are read once, by a reader without a cache.
+
+        Returns
+        -------
+        inputs : list of (outputs, targets, log_proba)
+            Per document of at least 2 tokens, in the order of ``seqs``: the
+            last layer outputs before every token but the last, shape
+            (n - 1, n_outputs) (the cache's keys and queries); the token that
+            follows each, (n - 1,); the model's log-probability of that
+            token, (n - 1,) float64. All on the model's device.
+        """
+        if self.cache is not None:
+            raise ValueError("cache_inputs reads without a cache; got a cache.")
+        pieces = {}
+        for chunk in self.read(seqs):
+            picked = chunk.log_proba.gather(-1, chunk.following[..., None])[..., 0]
+            for j, i in enumerate(chunk.rows):
+                # the document's last token has no target
+                n = min(int(chunk.part[j]), int(chunk.lengths[j]) - 1 - chunk.start)
+                if n > 0:
+                    pieces.setdefault(i, []).append(
+                        (chunk.outputs[j, :n], chunk.following[j, :n], picked[j, :n])
+                    )
+        return [
+            tuple(torch.cat(parts) for parts in zip(*pieces[i], strict=True))
+            for i in range(len(seqs))
+            if i in pieces
+        ]
+
     @torch.no_grad()
     def feed(self, reading, tokens):
         """Read one more token per document of ``reading`` (a batch from :meth:`ends`).
@@ -350,7 +388,7 @@ class LMReader:
         reading.end = reading.end + 1
         if self.window is not None:  # a new window starts from zeros
             self._restart(reading, keep=reading.end % self.window != 0)
-        log_proba = self._step(tokens[:, None], reading, start=reading.end)
+        log_proba, _ = self._step(tokens[:, None], reading, start=reading.end)
         return log_proba[:, 0].cpu()
 
     def generate(self, seqs, n_tokens, choose):

@@ -68,6 +68,27 @@ def documents(X, *, pad_idx, bos_idx, empty):
     return rows
 
 
+def tail_documents(docs, start):
+    """The documents that the stream's tail from position ``start`` holds.
+
+    ``docs`` joined end to end are the stream (as ``join_rows`` joins them);
+    the first document the tail cuts into keeps only its part after ``start``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknlp_rnn.text._stream import tail_documents
+    >>> tail_documents([np.array([2, 5, 6]), np.array([2, 7, 8])], 4)
+    [array([7, 8])]
+    """
+    tail, end = [], 0
+    for doc in docs:
+        end += len(doc)
+        if end > start:
+            tail.append(doc[max(0, len(doc) - (end - start)) :])
+    return tail
+
+
 class TailSplit:
     """skorch ``train_split``: the last ``fraction`` of the stream validates.
 

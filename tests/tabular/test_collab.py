@@ -1,5 +1,6 @@
 """Tests of CollabFilterRegressor: learning, unknown ids, introspection, bad input."""
 
+import io
 import warnings
 
 import joblib
@@ -205,6 +206,60 @@ def test_constant_lr_schedule(ratings):
     X, y, _, _ = ratings
     model = CollabFilterRegressor(**FAST, lr_schedule="constant").fit(X, y)
     assert model.net_.optimizer_.param_groups[0]["lr"] == FAST["lr"]
+
+
+def _random_ratings(n, seed=0):
+    rng = np.random.RandomState(seed)
+    X = np.column_stack([rng.randint(0, 30, n), rng.randint(0, 20, n)])
+    return X, rng.uniform(1, 5, n)
+
+
+@pytest.mark.parametrize(
+    "n_rows, batch_size, validation_fraction, epochs",
+    [
+        (40, 32, None, 50),  # 2 batches: 75 epochs for 150 steps, capped at 50
+        (330, 32, None, 14),  # 11 batches per epoch
+        (330, 32, 0.1, 15),  # 33 rows validate: 297 train in 10 batches
+        (2000, 32, None, 4),  # 63 batches: 3 epochs would do, 4 at least
+    ],
+)
+def test_auto_epochs_give_at_least_150_steps(
+    n_rows, batch_size, validation_fraction, epochs
+):
+    """max_epochs="auto": small data gets more epochs, large data 4."""
+    X, y = _random_ratings(n_rows)
+    model = CollabFilterRegressor(
+        n_factors=2,
+        batch_size=batch_size,
+        validation_fraction=validation_fraction,
+        random_state=0,
+    ).fit(X, y)
+    assert model.max_epochs == "auto"
+    assert model.max_epochs_ == model.n_iter_ == len(model.history_) == epochs
+    assert isinstance(model.max_epochs_, int)
+
+
+def test_int_max_epochs_and_patience_with_auto():
+    X, y = _random_ratings(330)
+    model = CollabFilterRegressor(
+        n_factors=2, batch_size=32, max_epochs=3, random_state=0
+    ).fit(X, y)
+    assert model.max_epochs_ == model.n_iter_ == 3
+    stopped = CollabFilterRegressor(
+        n_factors=2, batch_size=32, validation_fraction=0.1, patience=1,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert stopped.max_epochs_ == 15 and stopped.n_iter_ < 15
+    buffer = io.BytesIO()
+    sknlp_rnn.save(stopped, buffer)
+    buffer.seek(0)
+    assert sknlp_rnn.load(buffer).max_epochs_ == 15
+
+
+@pytest.mark.parametrize("bad", ["many", 0, 2.5, None])
+def test_bad_max_epochs(bad):
+    with pytest.raises(ValueError, match="max_epochs"):
+        CollabFilterRegressor(max_epochs=bad).fit([[1, 2], [2, 1]], [1.0, 2.0])
 
 
 # -- ids, unknown ids -----------------------------------------------------------
