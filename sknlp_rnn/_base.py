@@ -71,8 +71,8 @@ class BaseTorchEstimator(BaseEstimator):
     - ``_criterion``: the torch loss class applied to the module's output;
     - ``_net_kwargs()``: extra arguments of the net (default none);
     - ``_net_callbacks()``: the estimator's own skorch callbacks (default
-      none); the shared ones (clipping, early stopping, progress bar) and the
-      user's ``callbacks`` come after them;
+      none); the shared ones (learning-rate schedule, clipping, early
+      stopping, progress bar) and the user's ``callbacks`` come after them;
     - ``_auto_max_epochs(n_train, early_stopping)``: the epochs of
       ``max_epochs="auto"``, for the estimators that offer it.
     """
