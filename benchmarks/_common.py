@@ -1,4 +1,5 @@
-"""Pieces shared by the benchmark scripts: device options and the summary line.
+"""Pieces shared by the benchmark scripts: device options, the summary line and
+the human-numbers token ids.
 
 Every benchmark ends with one ``SUMMARY`` line (tab-separated: benchmark,
 device, precision, metric, ours, baseline, our fit seconds, and the overhead
@@ -8,7 +9,10 @@ gathers into one table.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from sknlp_rnn.datasets import human_numbers
 
 PRECISIONS = ("32", "bf16", "fp16")
 SUMMARY_FIELDS = (
@@ -36,3 +40,14 @@ def summary(benchmark, args, metric, ours, baseline, fit_s, overhead):
         f"{baseline:.4f}", f"{fit_s:.2f}", f"{overhead:.3f}",
     ]  # fmt: skip
     print("SUMMARY\t" + "\t".join(values), flush=True)
+
+
+def load_ids():
+    """Human numbers as one row of ids each for training and validation:
+    whitespace tokens to ids, specials first as Vocab orders them."""
+    data = human_numbers()
+    train, valid = data.train.split(), data.valid.split()
+    itos = ["xxunk", "xxpad", "xxbos"] + sorted(set(train))
+    stoi = {w: i for i, w in enumerate(itos)}
+    to_ids = lambda words: np.array([[stoi[w] for w in words]])  # noqa: E731
+    return to_ids(train), to_ids(valid), itos

@@ -29,12 +29,11 @@ import time
 
 import numpy as np
 import torch
-from _common import add_device_arguments, summary, sync
+from _common import add_device_arguments, load_ids, summary, sync
 
 from sknlp_rnn import SequenceLMRegressor
 from sknlp_rnn._batches import StreamBatches
 from sknlp_rnn._device import fused_adam_available
-from sknlp_rnn.datasets import human_numbers
 from sknlp_rnn.nn import LanguageModelModule
 from sknlp_rnn.recipes import human_numbers_lm
 from sknlp_rnn.text import tune_cache
@@ -47,16 +46,6 @@ SETTINGS = {
     for key, value in human_numbers_lm().get_params().items()
     if key not in ("device", "precision", "random_state")
 }
-
-
-def load_ids():
-    """Whitespace tokens to ids, specials first as Vocab orders them."""
-    data = human_numbers()
-    train, valid = data.train.split(), data.valid.split()
-    itos = ["xxunk", "xxpad", "xxbos"] + sorted(set(train))
-    stoi = {w: i for i, w in enumerate(itos)}
-    to_ids = lambda words: np.array([[stoi[w] for w in words]])  # noqa: E731
-    return to_ids(train), to_ids(valid), itos
 
 
 def accuracy(pred, X):

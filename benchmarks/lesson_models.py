@@ -29,10 +29,9 @@ import time
 
 import numpy as np
 import torch
-from _common import add_device_arguments, summary
+from _common import add_device_arguments, load_ids, summary
 
 from sknlp_rnn import SequenceLMRegressor
-from sknlp_rnn.datasets import human_numbers
 
 COMMON = {
     "embedding_dim": 32,
@@ -50,16 +49,6 @@ MODELS = {
     "tanh RNN, stateful": {"cell": "rnn"},
     "IRNN, stateful": {"cell": "rnn", "nonlinearity": "relu", "init": "identity"},
 }
-
-
-def load_ids():
-    """Whitespace tokens to ids, specials first as Vocab orders them."""
-    data = human_numbers()
-    train, valid = data.train.split(), data.valid.split()
-    itos = ["xxunk", "xxpad", "xxbos"] + sorted(set(train))
-    stoi = {w: i for i, w in enumerate(itos)}
-    to_ids = lambda words: np.array([[stoi[w] for w in words]])  # noqa: E731
-    return to_ids(train), to_ids(valid), itos
 
 
 def main():
