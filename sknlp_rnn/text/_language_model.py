@@ -98,11 +98,11 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
         ``"auto"`` chooses in ``fit`` (``cache_size_``, ``cache_theta_``,
         ``cache_lambda_``): it holds the last 10% of the stream (at most
         100,000 tokens) out of training, or uses the validation part of
-        ``validation_fraction``, and keeps the highest ``score`` there of no
-        cache and every ``cache_size`` in (200, 1000), ``cache_theta`` in (10,
-        20, 40, 80) and ``cache_lambda`` in (0.1, 0.3, 0.5, 0.7). Without
-        ``validation_fraction``, a stream under 15 tokens trains whole and
-        gets no cache.
+        ``validation_fraction``, and keeps the setting with the highest
+        ``score`` there among every ``cache_size`` in (200, 1000),
+        ``cache_theta`` in (10, 20, 40, 80) and ``cache_lambda`` in (0.1, 0.3,
+        0.5, 0.7), if it beats no cache. Without ``validation_fraction``, a
+        stream under 15 tokens trains whole and gets no cache.
     cache_theta : float, default=40.0
         Sharpness of the cache's attention: the cosine similarity between the
         current and a remembered output is multiplied by it before the
