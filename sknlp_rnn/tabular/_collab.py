@@ -1,18 +1,15 @@
 """CollabFilterRegressor: ratings from learned user and item embeddings.
 
-Depends on torch, scikit-learn, scipy, pandas and numpy (skorch through
-``_training``).
+Depends on torch, scikit-learn, pandas and numpy (skorch through ``_nets``).
 """
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
-from scipy import sparse
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -20,8 +17,10 @@ from .._base import OPTIMIZERS, BaseTorchEstimator
 from .._nets import TabularNet
 from .._optim import LazyAdam
 from .._persistence import SafeFormatMixin
-from ..nn import CollabNN, DotProductBias, embedding_size
+from ..nn import CollabNN, DotProductBias
+from ._ratings import auto_epochs, factor_widths, most_similar, seen_matrix, top_items
 from ._validation import (
+    check_hidden_layers,
     check_id_matrix,
     check_n,
     encode_ids,
@@ -32,30 +31,6 @@ from ._validation import (
 )
 
 _NAMES = ("user", "item")
-# Factor width of model="dot" when n_factors is None (fast.ai's MovieLens one).
-DEFAULT_N_FACTORS = 50
-# max_epochs="auto": enough epochs for this many optimizer steps, within bounds.
-AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 150, 4, 50
-
-
-def auto_epochs(n_train, batch_size):
-    """Epochs of ``max_epochs="auto"`` for ``n_train`` training rows.
-
-    ``min(50, max(4, ceil(150 / batches_per_epoch)))`` with
-    ``batches_per_epoch = ceil(n_train / batch_size)``: at least 150 optimizer
-    steps, in 4 to 50 epochs.
-
-    Examples
-    --------
-    >>> from sknlp_rnn.tabular._collab import auto_epochs
-    >>> auto_epochs(14_000, 1536), auto_epochs(80_000, 1536), auto_epochs(40, 32)
-    (15, 4, 50)
-    """
-    batches = math.ceil(n_train / batch_size)
-    return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_STEPS / batches)))
-
-
-# -- estimator ----------------------------------------------------------------
 
 
 class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator):
@@ -74,13 +49,8 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
     (``side_features``). Row 0 of every table is an "unknown" slot, zero and
     never trained: an id not seen in ``fit`` contributes nothing, so its
     prediction comes from what is known (never an error, never NaN); missing
-    ids are an error. ``factor_l2`` penalises the factors a batch looks up
-    (classic matrix-factorization regularisation; biases are not penalised).
-    The user guide (:doc:`/user_guide/collaborative_filtering`) explains each
-    of these, with figures. Before version 0.1, ``weight_decay`` named the
-    factor penalty and ``optimizer="adam"`` the lazy updates: pass
-    ``factor_l2`` and ``optimizer="lazy_adam"`` for those (``weight_decay`` is
-    now, as in every estimator, the optimizer's weight decay).
+    ids are an error. The user guide (:doc:`/user_guide/collaborative_filtering`)
+    explains each of these, with figures and the names of earlier versions.
 
     Parameters
     ----------
@@ -97,14 +67,11 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
         augmented by a normalised sum of a second set of item factors over
         the items the user rated in ``fit``, so who rated what informs the
         user's vector beyond the ratings' values (see
-        :class:`~sknlp_rnn.nn.DotProductBias`). Several times slower to fit:
-        each batch sums the item lists of its distinct users.
+        :class:`~sknlp_rnn.nn.DotProductBias`).
     side_features : {"bias", "factors"}, default="bias"
         What columns after the first two learn: a bias per value
         (``"bias"``), or factors as well, interacting with every other column
-        (``"factors"``, see above). On MovieLens, a user-day and a genre
-        column lowered the test RMSE from 0.868 to 0.850 as biases; as factors
-        they did no better than no side features on validation splits.
+        (``"factors"``).
     hidden_sizes : tuple of int, default=(100,)
         Hidden layer widths of ``model="mlp"`` (unused by ``"dot"``).
     dropout : float, default=0.0
@@ -118,7 +85,8 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
         every training rating (bounds included), else ``fit`` raises
         ``ValueError``. ``None`` gives an unbounded linear output.
     factor_l2 : float, default=0.08
-        L2 penalty on the factors of the ids in each batch (see above).
+        L2 penalty on the factors of the ids in each batch, added to the loss
+        (biases are not penalised).
     lr_schedule : {"constant", "one_cycle", "cosine", "plateau"}, default="one_cycle"
         How the learning rate moves during ``fit``. ``"one_cycle"`` (fast.ai's
         ``fit_one_cycle``) warms it up from ``lr / 25`` to ``lr`` over the first
@@ -137,8 +105,7 @@ class CollabFilterRegressor(RegressorMixin, SafeFormatMixin, BaseTorchEstimator)
         least 150 optimizer steps, in 4 to 50 epochs: ``min(50, max(4,
         ceil(150 / batches_per_epoch)))`` with ``batches_per_epoch =
         ceil(n_train / batch_size)`` and ``n_train`` the rows left after the
-        validation split (4 epochs from about 57,000 training ratings on with
-        the default ``batch_size``; ``max_epochs_`` holds the number).
+        validation split (``max_epochs_`` holds the number).
     batch_size : int, default=1536
         Rows per training batch.
     optimizer : {"lazy_adam", "adam", "adamw", "sgd", "rmsprop"} or torch \
@@ -236,9 +203,8 @@ optimizer class, default="lazy_adam"
 
     Examples
     --------
-    Trained for 200 epochs on six ratings, the figures below are those of a
-    CPU (``device="cpu"``); a GPU's kernels round differently in the last bits,
-    which 200 epochs carry into the first decimal.
+    The figures are a CPU's: a GPU rounds differently in the last bits, which
+    200 epochs carry into the first decimal. The user guide has more examples.
 
     >>> from sknlp_rnn import CollabFilterRegressor
     >>> X = [["ann", "up"], ["ann", "jaws"], ["bob", "up"], ["bob", "heat"],
@@ -252,25 +218,6 @@ optimizer class, default="lazy_adam"
     >>> model.recommend("ann", n=1).round(1)
        item  predicted_rating
     0  heat               1.7
-
-    With implicit feedback (SVD++), who rated what also shapes each user:
-
-    >>> svdpp = CollabFilterRegressor(n_factors=2, implicit=True, max_epochs=200,
-    ...                               lr=0.05, factor_l2=0.0, device="cpu",
-    ...                               random_state=0)
-    >>> svdpp.fit(X, y).predict([["ann", "up"], ["cy", "up"]]).round(1)
-    array([5., 3.])
-
-    A third column is a side feature, here the user and day of each rating:
-    each value learns a bias (``side_biases_``).
-
-    >>> X_days = [row + [f"{row[0]}@{day}"]
-    ...           for row, day in zip(X, ["mon", "mon", "mon", "tue", "mon", "tue"])]
-    >>> daily = CollabFilterRegressor(n_factors=2, max_epochs=200, lr=0.05,
-    ...                               factor_l2=0.0, device="cpu",
-    ...                               random_state=0)
-    >>> daily.fit(X_days, y).side_biases_["x2"].index.tolist()
-    ['ann@mon', 'bob@mon', 'bob@tue', 'cy@mon', 'cy@tue']
     """
 
     _parameter_constraints: dict = {
@@ -439,11 +386,7 @@ optimizer class, default="lazy_adam"
             The fitted model.
         """
         self._validate_params()
-        if not all(isinstance(h, Integral) and h > 0 for h in self.hidden_sizes):
-            raise ValueError(
-                "hidden_sizes must be a tuple of positive ints; got "
-                f"{self.hidden_sizes!r}."
-            )
+        check_hidden_layers(self.hidden_sizes)
         if self.implicit and self.model != "dot":
             raise ValueError(
                 "implicit=True needs model='dot' (implicit feedback augments the "
@@ -458,18 +401,10 @@ optimizer class, default="lazy_adam"
         bounds = target_range(self.y_range, y.reshape(-1, 1).astype(np.float64))
         self.y_range_ = None if bounds is None else tuple(float(b[0]) for b in bounds)
         self.ids_ = [learn_ids(X[:, j]) for j in range(X.shape[1])]
-        embedded = self.ids_[: len(self.ids_) - self._bias_only_fields]
-        if self.n_factors is not None:
-            self.embedding_sizes_ = [int(self.n_factors)] * len(embedded)
-        elif self.model == "dot":
-            self.embedding_sizes_ = [DEFAULT_N_FACTORS] * len(embedded)
-        else:
-            self.embedding_sizes_ = [embedding_size(len(ids)) for ids in embedded]
+        embedded = self.ids_[: self._factor_fields]
+        self.embedding_sizes_ = factor_widths(self.n_factors, self.model, embedded)
         codes = self._encode(X)
-        self._seen = sparse.csr_matrix(
-            (np.ones(len(codes), dtype=bool), (codes[:, 0], codes[:, 1])),
-            shape=(len(self.ids_[0]) + 1, len(self.ids_[1]) + 1),
-        )
+        self._seen = seen_matrix(codes, len(self.ids_[0]), len(self.ids_[1]))
         self._target_mean = float(y.mean())
         self._fit_net(codes, y, sample_weight=weight)
         return self
@@ -592,11 +527,8 @@ optimizer class, default="lazy_adam"
         codes[:, 0] = u
         codes[:, 1] = np.arange(1, len(items) + 1)
         scores = self._forward(codes).astype(np.float64)
-        keep = np.ones(len(items), dtype=bool)
-        if exclude_seen and u > 0:
-            keep[self._seen[u].indices - 1] = False
-        candidates = np.flatnonzero(keep)
-        order = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
+        seen = self._seen[u].indices - 1 if exclude_seen and u > 0 else []
+        order = top_items(scores, n, exclude=seen)
         return pd.DataFrame(
             {
                 self._column_name(1): items[order],
@@ -625,16 +557,7 @@ optimizer class, default="lazy_adam"
         i = encode_ids(np.array([item], dtype=object), self.ids_[1])[0]
         if i == 0:
             raise ValueError(f"Item {item!r} was not seen in fit.")
-        factors = self.item_factors_.to_numpy()
-        norms = np.linalg.norm(factors, axis=1)
-        norms[norms == 0] = 1.0
-        unit = factors / norms[:, None]
-        similarity = unit @ unit[i - 1]
-        similarity[i - 1] = -np.inf
-        order = np.argsort(-similarity, kind="stable")[: min(n, len(factors) - 1)]
+        order, similarity = most_similar(self.item_factors_.to_numpy(), i - 1, n)
         return pd.DataFrame(
-            {
-                self._column_name(1): self.ids_[1][order],
-                "similarity": similarity[order],
-            }
+            {self._column_name(1): self.ids_[1][order], "similarity": similarity}
         )

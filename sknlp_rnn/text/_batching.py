@@ -1,13 +1,35 @@
-"""Token-id validation and length-aware batching for the text estimators.
+"""Token-id validation and length-aware batching for the text estimators, and
+the constraints of the parameters they share.
 
 Depends on torch, scikit-learn and numpy.
 """
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, validate_data
+
+from ..nn._encoder import CELLS, INITS, NONLINEARITIES
+
+#: ``_parameter_constraints`` of the parameters both recurrent text estimators
+#: take: the encoder's architecture, gradient clipping and the token ids.
+TEXT_RNN_CONSTRAINTS = {
+    "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+    "hidden_size": [Interval(Integral, 1, None, closed="left")],
+    "n_layers": [Interval(Integral, 1, None, closed="left")],
+    "cell": [StrOptions(set(CELLS))],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+    "pad_idx": [Interval(Integral, 0, None, closed="left")],
+    "unk_idx": [Interval(Integral, 0, None, closed="left")],
+    "max_vocab_size": [Interval(Integral, 1, None, closed="left")],
+    "nonlinearity": [StrOptions(set(NONLINEARITIES))],
+    "init": [StrOptions(set(INITS))],
+}
 
 
 def _is_ragged(X):

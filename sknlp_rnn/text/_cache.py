@@ -7,8 +7,10 @@ remembered ones (cosine similarity times ``theta``, softmax) and spreads that
 weight over the tokens that followed them; the prediction is the mixture
 ``(1 - lam) * p_model + lam * p_cache``. A word that the model cannot place
 but that recently followed a similar context (a repeated name, the current
-thousand when counting) gets probability without any training. ``tune_cache``
-picks the three settings on held-out text.
+thousand when counting) gets probability without any training.
+``choose_cache`` picks the three settings on held-out text, for
+``cache_size="auto"`` in ``fit`` (on the tail of the stream, ``cache_tail``)
+and for ``tune_cache``.
 
 Depends on torch only.
 """
@@ -261,6 +263,54 @@ def best_setting(scores):
     return max(scores, key=scores.get)  # the first of equals: no cache first
 
 
+#: Share of the stream that ``cache_size="auto"`` holds out (without a
+#: validation part) and tunes the cache on, and the most tokens it reads there.
+CACHE_TAIL_FRACTION = 0.1
+CACHE_TAIL_MAX_TOKENS = 100_000
+
+
+def cache_tail(n_tokens, validation_fraction):
+    """Where the text ``cache_size="auto"`` tunes on starts in a stream.
+
+    The tail is the validation part when there is one, else the last
+    ``CACHE_TAIL_FRACTION``; either way at most ``CACHE_TAIL_MAX_TOKENS``.
+    ``None`` for a stream too short to spare 2 tokens.
+    """
+    fraction = validation_fraction or CACHE_TAIL_FRACTION
+    n_tail = min(int(round(fraction * n_tokens)), CACHE_TAIL_MAX_TOKENS)
+    return n_tokens - n_tail if n_tail >= 2 else None
+
+
+def choose_cache(reader, docs, *, grid=CACHE_GRID, verbose=0):
+    """The setting of ``grid`` that reads the documents ``docs`` best.
+
+    ``reader`` is an ``LMReader`` of the fitted model without a cache; it
+    reads ``docs`` once. Returns the best ``(cache_size, cache_theta,
+    cache_lambda)`` (:func:`best_setting`) and the scores of
+    :func:`grid_log_likelihood`; ``verbose`` prints the choice.
+    """
+    scores = grid_log_likelihood(
+        reader.cache_inputs(docs),
+        sizes=grid["cache_size"],
+        thetas=grid["cache_theta"],
+        lambdas=grid["cache_lambda"],
+    )
+    size, theta, lam = best_setting(scores)
+    if verbose and scores:
+        plain, best = scores[0, None, None], scores[size, theta, lam]
+        chosen = (
+            f"cache_size={size}, cache_theta={theta}, cache_lambda={lam}"
+            if size
+            else "none"
+        )
+        print(
+            f"neural cache: {chosen} (log-likelihood per token on the "
+            f"held-out tail: {plain:.4f} without a cache, {best:.4f} "
+            "with the choice)"
+        )
+    return (size, theta, lam), scores
+
+
 def tune_cache(
     lm,
     X,
@@ -318,15 +368,17 @@ def tune_cache(
     0
     """
     _, seqs = lm._documents(X)
-    scores = lm._cache_scores(
-        seqs, sizes=cache_size, thetas=cache_theta, lambdas=cache_lambda
-    )
+    grid = {
+        "cache_size": cache_size,
+        "cache_theta": cache_theta,
+        "cache_lambda": cache_lambda,
+    }
+    (size, theta, lam), scores = choose_cache(lm._reader(cache=False), seqs, grid=grid)
     if not scores:
         raise ValueError(
             "X holds no token to predict: every row is a single token. Give "
             "rows of at least 2 tokens (or keep bos_idx)."
         )
-    size, theta, lam = best_setting(scores)
     if size == 0:
         return {"cache_size": 0}, scores
     return {"cache_size": size, "cache_theta": theta, "cache_lambda": lam}, scores

@@ -20,8 +20,7 @@ from .._nets import BucketNet
 from .._persistence import SafeFormatMixin
 from ..nn import RNNClassifierModule, RNNEncoder
 from ..nn._classifier import POOLINGS
-from ..nn._encoder import CELLS, INITS, NONLINEARITIES
-from ._batching import check_token_ids, fitted_vocab_size
+from ._batching import TEXT_RNN_CONSTRAINTS, check_token_ids, fitted_vocab_size
 from ._transfer import (
     check_compatible,
     discriminative_lrs,
@@ -223,22 +222,12 @@ default="adam"
 
     _parameter_constraints: dict = {
         **BaseTorchEstimator._parameter_constraints,
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "cell": [StrOptions(set(CELLS))],
+        **TEXT_RNN_CONSTRAINTS,
         "bidirectional": ["boolean"],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
         "pooling": [StrOptions(set(POOLINGS))],
-        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
-        "pad_idx": [Interval(Integral, 0, None, closed="left")],
-        "unk_idx": [Interval(Integral, 0, None, closed="left")],
-        "max_vocab_size": [Interval(Integral, 1, None, closed="left")],
         "encoder": [None, HasMethods(["fit"])],
         "freeze_encoder_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_decay": [Interval(Real, 0, None, closed="neither")],
-        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
-        "init": [StrOptions(set(INITS))],
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 

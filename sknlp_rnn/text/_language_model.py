@@ -18,9 +18,8 @@ from .._base import BaseTorchEstimator
 from .._nets import StreamNet
 from .._persistence import SafeFormatMixin
 from ..nn import LanguageModelModule
-from ..nn._encoder import CELLS, INITS, NONLINEARITIES
-from ._batching import check_token_ids, fitted_vocab_size
-from ._cache import CACHE_GRID, NeuralCache, best_setting, grid_log_likelihood
+from ._batching import TEXT_RNN_CONSTRAINTS, check_token_ids, fitted_vocab_size
+from ._cache import NeuralCache, cache_tail, choose_cache
 from ._generate import banned_ids, check_generation, generate_tokens
 from ._reader import LMReader
 from ._stream import (
@@ -32,42 +31,20 @@ from ._stream import (
     tail_documents,
 )
 
-#: Share of the stream that ``cache_size="auto"`` holds out (without a
-#: validation part) and tunes the cache on, and the most tokens it reads there.
-CACHE_TAIL_FRACTION = 0.1
-CACHE_TAIL_MAX_TOKENS = 100_000
-
 
 class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
     """Recurrent language model trained with truncated backpropagation through time.
 
-    The rows of ``X`` (token ids, e.g. the output of :class:`Vocab`) are read as
-    documents: pads are dropped, each document is put after a ``bos_idx`` token
-    (unless it starts with one) and all are joined into one stream. The stream
-    is cut into ``batch_size`` contiguous parallel streams that are walked in
-    windows of about ``bptt`` tokens; the hidden state is carried from one
-    window to the next and detached (truncated BPTT), and reset at the start of
-    each epoch and before the validation pass. Training batches are never
-    shuffled; with ``vary_bptt`` the window length changes randomly so each
-    epoch cuts the stream at new points. With ``validation_fraction`` the last
-    tokens of the stream are held out.
-
-    The model is an embedding, ``n_layers`` recurrent layers, dropout and a
-    linear decoder whose weights are the embedding's (``tie_weights``), with
-    the AWD-LSTM regularisers as options: embedding dropout, DropConnect on
-    the hidden-to-hidden weights, activation (``alpha``) and temporal
-    activation (``beta``) regularisation. Gradients are clipped by default.
-
-    At prediction time every row is read on its own from a zero state (with
-    ``stateful=False``, in windows of ``bptt`` tokens, each from zeros). The
-    predictions may use a neural cache (Grave et al., 2017): the model's
-    next-token distribution is mixed with one read from the last
-    ``cache_size`` positions of the same row whose last layer output resembles
-    the current one (the token that followed them). It needs no training and
-    helps wherever a document repeats itself. By default
-    (``cache_size="auto"``) ``fit`` holds out the tail of the stream, trains
-    on the rest and keeps the cache setting that reads that tail best, or no
-    cache (see ``cache_size`` and the user guide).
+    The rows of ``X`` (token ids, e.g. the output of :class:`Vocab`) are joined
+    into one stream, each after a ``bos_idx`` token; training walks
+    ``batch_size`` parallel parts of it in windows of about ``bptt`` tokens,
+    carrying the hidden state from one window to the next. The model is an
+    embedding, ``n_layers`` recurrent layers and a decoder sharing the
+    embedding's weights, with the AWD-LSTM regularisers as options. At
+    prediction time every row is read on its own from a zero state, and a
+    neural cache (chosen in ``fit`` by default) mixes in what the row said
+    before. The user guide (:doc:`/user_guide/language_model`) describes each
+    step.
 
     Parameters
     ----------
@@ -112,25 +89,20 @@ class SequenceLMRegressor(DensityMixin, SafeFormatMixin, BaseTorchEstimator):
     max_vocab_size : int, default=1_000_000
         Upper bound on the number of token ids (the largest id in ``X``,
         ``pad_idx``, ``unk_idx`` and ``bos_idx`` must be below it); ``fit``
-        raises a ``ValueError`` before building an embedding that large. A
-        guard against ids that are not Vocab's (a stray id of 10**9 would need
-        10**9 embedding rows); raise it for a genuinely larger vocabulary.
+        raises a ``ValueError`` before building an embedding that large.
     cache_size : "auto" or int, default="auto"
         Number of preceding positions of a row the neural cache reads at
-        prediction time (``predict``, ``predict_proba``, ``predict_tokens``,
-        ``score``, ``perplexity``, ``generate``); ``0`` turns it off. An int
-        leaves training alone (on the whole stream) and is read at prediction
-        time, so it can be changed on a fitted model with ``set_params``.
-        ``"auto"`` chooses the cache in ``fit`` (``cache_size_``,
-        ``cache_theta_``, ``cache_lambda_``): the last 10% of the stream (at
-        most 100,000 tokens) is held out of training (without
-        ``validation_fraction``; with it, the validation part is used instead
-        and nothing more is held out), and of no cache and every
-        ``cache_size`` in (200, 1000), ``cache_theta`` in (10, 20, 40, 80) and
-        ``cache_lambda`` in (0.1, 0.3, 0.5, 0.7), the one with the highest
-        log-likelihood (``score``) on that tail is kept: a cache only if it
-        beats no cache there. Without ``validation_fraction``, a stream under
-        15 tokens (no 2 to spare) trains whole and gets no cache.
+        prediction time (every prediction method, ``score`` and ``generate``);
+        ``0`` turns it off. An int leaves training alone and is read at
+        prediction time (``set_params`` changes it on a fitted model).
+        ``"auto"`` chooses in ``fit`` (``cache_size_``, ``cache_theta_``,
+        ``cache_lambda_``): it holds the last 10% of the stream (at most
+        100,000 tokens) out of training, or uses the validation part of
+        ``validation_fraction``, and keeps the setting with the highest
+        ``score`` there among every ``cache_size`` in (200, 1000),
+        ``cache_theta`` in (10, 20, 40, 80) and ``cache_lambda`` in (0.1, 0.3,
+        0.5, 0.7), if it beats no cache. Without ``validation_fraction``, a
+        stream under 15 tokens trains whole and gets no cache.
     cache_theta : float, default=40.0
         Sharpness of the cache's attention: the cosine similarity between the
         current and a remembered output is multiplied by it before the
@@ -260,29 +232,11 @@ default="adam"
     [[8, 9, 3, 4]]
     >>> bool(lm.score(X) > -0.1)
     True
-
-    Text in, text out: fit a :class:`Tokenizer`/:class:`Vocab` pair once, train
-    on its ids, and reuse the same fitted pair to encode prompts and to turn the
-    generated ids back into tokens with ``inverse_transform``:
-
-    >>> from sknlp_rnn import Tokenizer, Vocab
-    >>> texts = ["one two three four five six seven eight nine ten"] * 8
-    >>> tokenizer, vocab = Tokenizer(), Vocab(min_freq=1)
-    >>> ids = vocab.fit_transform(tokenizer.fit_transform(texts))
-    >>> lm = lm.fit(ids)
-    >>> prompt = vocab.transform(tokenizer.transform(["four five"]))
-    >>> continuation = lm.generate(prompt, n_tokens=3, temperature=0)
-    >>> " ".join(vocab.inverse_transform(continuation)[0])
-    'six seven eight'
     """
 
     _parameter_constraints: dict = {
         **BaseTorchEstimator._parameter_constraints,
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "cell": [StrOptions(set(CELLS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
+        **TEXT_RNN_CONSTRAINTS,
         "embedding_dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_dropout": [Interval(Real, 0, 1, closed="left")],
         "tie_weights": ["boolean"],
@@ -290,19 +244,13 @@ default="adam"
         "beta": [Interval(Real, 0, None, closed="left")],
         "bptt": [Interval(Integral, 1, None, closed="left")],
         "vary_bptt": ["boolean"],
-        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
-        "pad_idx": [Interval(Integral, 0, None, closed="left")],
-        "unk_idx": [Interval(Integral, 0, None, closed="left")],
         "bos_idx": [None, Interval(Integral, 0, None, closed="left")],
-        "max_vocab_size": [Interval(Integral, 1, None, closed="left")],
         "cache_size": [
             StrOptions({"auto"}),
             Interval(Integral, 0, None, closed="left"),
         ],
         "cache_theta": [Interval(Real, 0, None, closed="neither")],
         "cache_lambda": [Interval(Real, 0, 1, closed="neither")],
-        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
-        "init": [StrOptions(set(INITS))],
         "stateful": ["boolean"],
     }
 
@@ -475,66 +423,28 @@ default="adam"
                 f"X holds {stream.size} token(s) once pads are dropped; a language "
                 "model needs at least 2 to learn a next token."
             )
-        tail = self._cache_tail(stream.size)
+        auto = self.cache_size == "auto"
+        tail = cache_tail(stream.size, self.validation_fraction) if auto else None
         held_out = tail is not None and self.validation_fraction is None
         self._fit_net(stream[:tail] if held_out else stream, None)
         self.net_.module_.reset_state()
         self._set_cache(None if tail is None else tail_documents(docs, tail))
         return self
 
-    def _cache_tail(self, n_tokens):
-        """Where the text ``cache_size="auto"`` tunes on starts in the stream.
-
-        ``None`` for an int ``cache_size`` and for a stream too short to spare
-        2 tokens. The tail is the validation part when there is one, else the
-        last ``CACHE_TAIL_FRACTION``; either way at most
-        ``CACHE_TAIL_MAX_TOKENS``.
-        """
-        if self.cache_size != "auto":
-            return None
-        fraction = self.validation_fraction or CACHE_TAIL_FRACTION
-        n_tail = min(int(round(fraction * n_tokens)), CACHE_TAIL_MAX_TOKENS)
-        return n_tokens - n_tail if n_tail >= 2 else None
-
     def _set_cache(self, tail):
-        """Set ``cache_size_``, ``cache_theta_``, ``cache_lambda_``.
-
-        With ``cache_size="auto"``, the best setting of ``CACHE_GRID`` on the
-        documents ``tail`` (``None``: no cache); else the parameters.
-        """
+        """Set ``cache_size_``, ``cache_theta_``, ``cache_lambda_``: with
+        ``cache_size="auto"`` the choice of :func:`~._cache.choose_cache` on the
+        documents ``tail`` (``None``: no cache), else the parameters."""
         if self.cache_size != "auto":
             size, theta, lam = self.cache_size, self.cache_theta, self.cache_lambda
         elif tail is None:
             size = 0
         else:
-            grid = {
-                "sizes": CACHE_GRID["cache_size"],
-                "thetas": CACHE_GRID["cache_theta"],
-                "lambdas": CACHE_GRID["cache_lambda"],
-            }
-            scores = self._cache_scores(tail, **grid)
-            size, theta, lam = best_setting(scores)
-            if self.verbose and scores:
-                plain, best = scores[0, None, None], scores[size, theta, lam]
-                chosen = (
-                    f"cache_size={size}, cache_theta={theta}, cache_lambda={lam}"
-                    if size
-                    else "none"
-                )
-                print(
-                    f"neural cache: {chosen} (log-likelihood per token on the "
-                    f"held-out tail: {plain:.4f} without a cache, {best:.4f} "
-                    "with the choice)"
-                )
+            reader = self._reader(cache=False)
+            (size, theta, lam), _ = choose_cache(reader, tail, verbose=self.verbose)
         self.cache_size_ = int(size)
         self.cache_theta_ = float(theta) if size else 0.0
         self.cache_lambda_ = float(lam) if size else 0.0
-
-    def _cache_scores(self, seqs, *, sizes, thetas, lambdas):
-        """Mean log-likelihood of the documents ``seqs`` with each cache
-        setting and without one (``_cache.grid_log_likelihood``)."""
-        inputs = self._reader(cache=False).cache_inputs(seqs)
-        return grid_log_likelihood(inputs, sizes=sizes, thetas=thetas, lambdas=lambdas)
 
     # -- prediction ------------------------------------------------------------------
 
@@ -620,18 +530,12 @@ default="adam"
             predicts ``X[i, t + 1]``; ``pad_idx`` where ``X`` holds a pad.
         """
         X, seqs = self._documents(X)
-        pieces = [[] for _ in seqs]
-        for chunk in self._reader().read(seqs):
-            best = chunk.log_proba.argmax(-1).cpu().numpy()
-            for j, i in enumerate(chunk.rows):
-                pieces[i].append(best[j, : int(chunk.part[j])])
+        best = self._reader().best_next(seqs)
         real = X != self.pad_idx
         out = np.full(X.shape, self.pad_idx, dtype=np.int64)
-        offsets = [len(s) - n for s, n in zip(seqs, real.sum(1), strict=True)]
-        out[real] = np.concatenate(
-            [np.zeros(0, dtype=np.int64)]
-            + [np.concatenate(p)[k:] for p, k in zip(pieces, offsets, strict=True)]
-        )
+        # a document's own positions are its last ones (after any bos_idx put first)
+        mine = [b[len(b) - n :] for b, n in zip(best, real.sum(1), strict=True)]
+        out[real] = np.concatenate([np.zeros(0, dtype=np.int64), *mine])
         return out
 
     def score(self, X, y=None):

@@ -313,6 +313,21 @@ class LMReader:
             result[torch.as_tensor(reading.rows)] = last
         return result
 
+    def best_next(self, seqs):
+        """The most likely next token after every position of each document.
+
+        Returns
+        -------
+        ids : list of ndarray
+            Per document, an int64 array as long as the document.
+        """
+        pieces = [[] for _ in seqs]
+        for chunk in self.read(seqs):
+            best = chunk.log_proba.argmax(-1).cpu().numpy()
+            for j, i in enumerate(chunk.rows):
+                pieces[i].append(best[j, : int(chunk.part[j])])
+        return [np.concatenate(p) for p in pieces]
+
     def log_likelihood(self, seqs):
         """Summed log-probability of every document's tokens after its first.
 

@@ -327,9 +327,9 @@ def test_auto_on_a_short_stream_trains_on_everything():
 
 def test_auto_holds_out_at_most_the_token_cap(repeating_rows, monkeypatch):
     """A long stream holds out (and tunes on) only its last tokens up to a cap."""
-    from sknlp_rnn.text import _language_model
+    from sknlp_rnn.text import _cache
 
-    monkeypatch.setattr(_language_model, "CACHE_TAIL_MAX_TOKENS", 12)
+    monkeypatch.setattr(_cache, "CACHE_TAIL_MAX_TOKENS", 12)
     auto = SequenceLMRegressor(**AUTO, max_epochs=1).fit(repeating_rows)
     stream = join_rows(repeating_rows, pad_idx=1, bos_idx=2)
     head = SequenceLMRegressor(**AUTO, max_epochs=1, cache_size=0)
