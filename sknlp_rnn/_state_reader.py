@@ -14,6 +14,7 @@ scikit-learn, pandas, scipy, numpy, ``_class_registry``, ``_file_checks``,
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -205,6 +206,7 @@ class _Reader:
             for key, v in as_dict(value["state"], "estimator state").items()
         }
         if cls.__module__.split(".")[0] == "sknlp_rnn":
+            _add_new_parameters(cls, state)
             check_hyperparameters(cls, state)
         if value["net"] is None:
             obj.__setstate__(state)
@@ -290,6 +292,19 @@ class _Reader:
                 if key.startswith(head):
                     table[key[len(head) :]] = tensor
         return stored
+
+
+def _add_new_parameters(cls, state):
+    """Give a file saved before a hyperparameter existed its default.
+
+    A new hyperparameter's default keeps the model the file describes
+    (``stateful=True``, ``nonlinearity="tanh"``, ``init="default"``, ...), so
+    an older file loads and predicts as it did; a refit of it uses today's
+    defaults for the parameters it lacked.
+    """
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if param.kind is param.KEYWORD_ONLY and name not in state:
+            state[name] = param.default
 
 
 def _object_list(items):

@@ -25,6 +25,7 @@ from sknlp_rnn._testing import (
     missing_entries,
     outputs,
     public_estimators,
+    trained_estimators,
 )
 from sknlp_rnn.exceptions import DeviceFallbackWarning, VersionMismatchWarning
 
@@ -321,4 +322,37 @@ def test_text_pipeline_on_raw_strings_round_trips(tmp_path):
     joblib.dump(pipe, tmp_path / "pipe.joblib")
     assert_same(
         joblib.load(tmp_path / "pipe.joblib").predict(texts), pipe.predict(texts)
+    )
+
+
+# Hyperparameters added after the first saved files (issue 14).
+NEWER = (
+    "lr_schedule",
+    "warm_start",
+    "early_stopping",
+    "validation_split",
+    "class_weight",
+    "nonlinearity",
+    "init",
+    "stateful",
+)
+
+
+@pytest.mark.parametrize("name, cls", trained_estimators())
+def test_a_file_from_before_newer_parameters_loads_and_predicts_alike(name, cls):
+    est, X = fitted_case(cls)
+    buffer = io.BytesIO()
+    save(est, buffer)
+
+    def forget(meta):
+        state = meta["object"]["state"]
+        for param in NEWER:
+            state.pop(param, None)
+
+    loaded = load(edited_file(buffer.getvalue(), forget))
+    method = "predict_proba" if hasattr(est, "predict_proba") else "predict"
+    np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(est, method)(X))
+    defaults = cls().get_params()
+    assert all(
+        loaded.get_params()[p] == defaults[p] for p in NEWER if p in defaults
     )
