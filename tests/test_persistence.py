@@ -353,6 +353,4 @@ def test_a_file_from_before_newer_parameters_loads_and_predicts_alike(name, cls)
     method = "predict_proba" if hasattr(est, "predict_proba") else "predict"
     np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(est, method)(X))
     defaults = cls().get_params()
-    assert all(
-        loaded.get_params()[p] == defaults[p] for p in NEWER if p in defaults
-    )
+    assert all(loaded.get_params()[p] == defaults[p] for p in NEWER if p in defaults)
