@@ -27,6 +27,7 @@ PLATEAU_PATIENCE = 2
 # (as one-cycle does, from lr / 25): a full rate at the first step can throw a
 # network into a poor region it does not leave (diamonds, one seed in three).
 WARMUP_DIV = 25
+WARMUP_EPOCHS = 1
 
 
 class LazyAdam(torch.optim.Optimizer):
@@ -176,7 +177,7 @@ class LRSchedule(Callback):
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         if self.steps_ is not None:
             return
-        epochs = 1 if self.policy == "warmup" else net.max_epochs
+        epochs = WARMUP_EPOCHS if self.policy == "warmup" else net.max_epochs
         self.steps_ = epochs * net.batches_per_epoch(dataset_train)
         if self.steps_ < SCHEDULE_MIN_STEPS:
             return
