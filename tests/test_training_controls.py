@@ -15,7 +15,7 @@ from sknlp_rnn import (
     RNNTextClassifier,
     SequenceLMRegressor,
 )
-from sknlp_rnn._testing import case, trained_estimators
+from sknlp_rnn._testing import case, tolerance, trained_estimators
 
 TRAINED = [cls for _, cls in trained_estimators()]
 WEIGHTED = [CollabFilterRegressor, EntityEmbeddingRegressor, RNNTextClassifier]
@@ -44,7 +44,8 @@ def test_two_warm_fits_equal_one_fit_of_their_epochs(cls):
     first = _outputs(twice, X)
     _fit(twice, X, y)
     assert twice.n_iter_ == once.n_iter_ == 4
-    np.testing.assert_allclose(_outputs(twice, X), _outputs(once, X), rtol=1e-6)
+    tol = tolerance(once.device_)
+    np.testing.assert_allclose(_outputs(twice, X), _outputs(once, X), **tol)
     assert not np.allclose(first, _outputs(twice, X))
 
 
@@ -55,7 +56,7 @@ def test_without_warm_start_every_fit_starts_afresh(cls):
     first = _outputs(est, X)
     _fit(est, X, y)
     assert est.n_iter_ == est.max_epochs
-    np.testing.assert_allclose(_outputs(est, X), first, rtol=1e-6)
+    np.testing.assert_allclose(_outputs(est, X), first, **tolerance(est.device_))
 
 
 def test_warm_start_reads_lr_again_and_keeps_the_encodings():

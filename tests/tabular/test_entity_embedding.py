@@ -455,7 +455,8 @@ def test_categories_become_their_embedding_rows_in_column_order(fitted):
     names = ["shop_0", "shop_1", "shop_2", "shop_3", "promo_0", "promo_1"]
     assert list(reg.get_feature_names_out()) == [*names, "promo_2", "temp"]
     assert out.shape == (len(X), 8) and out.dtype == np.float64
-    shop, promo = (t.detach().numpy() for t in reg.net_.module_.embeddings.tables())
+    tables = reg.net_.module_.embeddings.tables()
+    shop, promo = (t.detach().cpu().numpy() for t in tables)
     codes = reg.encoder_.transform(X)[:, :2].astype(int)
     np.testing.assert_array_equal(out[:, :4], shop[codes[:, 0]])
     np.testing.assert_array_equal(out[:, 4:7], promo[codes[:, 1]])
