@@ -373,12 +373,19 @@ default="adam"
         X = check_frame(self, X, reset=not continuing)
         target, y_1d = check_target(self, y, X.shape[0], log_target=self.log_target)
         weight = self._sample_weight(sample_weight, X.shape[0])
-        if continuing:
-            z = self.target_scaler_.transform(target).astype(np.float32)
-            self._fit_net(self._inputs(X), z, sample_weight=weight)
-            self.embeddings_ = self._embedding_frames()
-            return self
-        self._y_1d = y_1d
+        if not continuing:
+            self._y_1d = y_1d
+            self._learn_preprocessing(X, target)
+        inputs = self._inputs(X)
+        self.n_continuous_ = inputs["x_cont"].shape[1]
+        z = self.target_scaler_.transform(target).astype(np.float32)
+        self._fit_net(inputs, z, sample_weight=weight)
+        self.embeddings_ = self._embedding_frames()
+        return self
+
+    def _learn_preprocessing(self, X, target):
+        """Fit the encoders, the continuous preprocessing, the target scaler
+        and the output range (what a warm-started fit keeps)."""
         self.n_outputs_ = target.shape[1]
         self.encoder_ = CategoricalEncoder(
             categorical_features=self.categorical_features,
@@ -395,12 +402,8 @@ default="adam"
         self.continuous_ = (
             continuous_pipeline().fit(x_cont) if x_cont.shape[1] else None
         )
-        inputs = self._inputs(X)
-        self.n_continuous_ = inputs["x_cont"].shape[1]
-
         self.target_scaler_ = StandardScaler().set_output(transform="default")
         self.target_scaler_.fit(target)
-        z = self.target_scaler_.transform(target).astype(np.float32)
         bounds = target_range(self.y_range, target, log_target=self.log_target)
         self._z_range = None
         self.y_range_ = None
@@ -408,10 +411,6 @@ default="adam"
             scaler = self.target_scaler_
             self._z_range = tuple((b - scaler.mean_) / scaler.scale_ for b in bounds)
             self.y_range_ = tuple(np.exp(b) if self.log_target else b for b in bounds)
-
-        self._fit_net(inputs, z, sample_weight=weight)
-        self.embeddings_ = self._embedding_frames()
-        return self
 
     def _embedding_frames(self):
         """The learned embedding tables as DataFrames indexed by category."""

@@ -384,21 +384,18 @@ default="adam"
         check_classification_targets(y)
         if continuing:
             y_codes = self._class_codes(y)
-            weight = self._document_weights(sample_weight, y_codes)
             X = np.where(X >= self.vocab_size_, self.unk_idx, X)
-            self._fit_net(X, y_codes, sample_weight=weight, stratify=y_codes)
-            return self
-        self.classes_, y_codes = np.unique(y, return_inverse=True)
-        weight = self._document_weights(sample_weight, y_codes)
-        lm = language_model_of(self.encoder)
-        if lm is None:
-            self.vocab_size_ = fitted_vocab_size(self, X, ("pad_idx", "unk_idx"))
-            n_layers = self.n_layers
         else:
-            check_compatible(self, lm, X)
-            self.vocab_size_ = lm.vocab_size_
-            n_layers = lm.n_layers
-        self._n_encoder_layers = n_layers
+            self.classes_, y_codes = np.unique(y, return_inverse=True)
+            lm = language_model_of(self.encoder)
+            if lm is None:
+                self.vocab_size_ = fitted_vocab_size(self, X, ("pad_idx", "unk_idx"))
+                self._n_encoder_layers = self.n_layers
+            else:
+                check_compatible(self, lm, X)
+                self.vocab_size_ = lm.vocab_size_
+                self._n_encoder_layers = lm.n_layers
+        weight = self._document_weights(sample_weight, y_codes)
         self._fit_net(
             X, y_codes.astype(np.int64), sample_weight=weight, stratify=y_codes
         )
