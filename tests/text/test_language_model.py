@@ -152,11 +152,10 @@ def test_stateful_windows_equal_one_pass():
     assert not torch.allclose(cold, whole[:, 3:6])
 
 
-def test_hidden_state_is_carried_across_batches():
-    """The validation loss, walked in windows of 10 tokens, equals the loss of
-    reading the whole tail in one pass: true only if the state is carried from
-    batch to batch (and zeroed before the validation pass)."""
-    # a cycle where the next token is set by the last three, not the last one
+def _cycle_lm(**params):
+    """A 305-token cycle where the next token is set by the last three, not
+    the last one, and a model fitted on it (one stream, 10-token windows, the
+    last 20% validating)."""
     cycle = [3, 4, 3, 5, 4, 5, 3, 3, 4, 4, 5, 5]
     X = np.array([(cycle * 30)[:305]])
     lm = SequenceLMRegressor(
@@ -165,9 +164,17 @@ def test_hidden_state_is_carried_across_batches():
         bptt=10,
         batch_size=1,
         lr=1e-2,
-        max_epochs=20,
         validation_fraction=0.2,
+        **params,
     ).fit(X)
+    return X, lm
+
+
+def test_hidden_state_is_carried_across_batches():
+    """The validation loss, walked in windows of 10 tokens, equals the loss of
+    reading the whole tail in one pass: true only if the state is carried from
+    batch to batch (and zeroed before the validation pass)."""
+    X, lm = _cycle_lm(max_epochs=20)
     tail = X[:, -61:]
     assert lm.history_[-1, "valid_loss"] == pytest.approx(-lm.score(tail), rel=1e-4)
     # reading the tail in separate 10-token rows (fresh state each) is worse
@@ -208,18 +215,7 @@ def test_stateful_beats_stateless_on_human_numbers(numbers):
 def test_stateless_model_scores_as_it_validates():
     """Without a carried state, validation reads the tail in windows of bptt
     tokens, each from zeros, and so does score."""
-    cycle = [3, 4, 3, 5, 4, 5, 3, 3, 4, 4, 5, 5]
-    X = np.array([(cycle * 30)[:305]])
-    lm = SequenceLMRegressor(
-        **FAST,
-        bos_idx=None,
-        bptt=10,
-        batch_size=1,
-        lr=1e-2,
-        max_epochs=3,
-        validation_fraction=0.2,
-        stateful=False,
-    ).fit(X)
+    X, lm = _cycle_lm(max_epochs=3, stateful=False)
     assert lm.net_.module_.state is None
     tail = X[:, -61:]
     assert lm.history_[-1, "valid_loss"] == pytest.approx(-lm.score(tail), rel=1e-4)
