@@ -28,6 +28,7 @@ from ._stream import (
     TailSplit,
     check_tail_split,
     documents,
+    join_documents,
     tail_documents,
 )
 
@@ -417,15 +418,17 @@ default="adam"
                 self, X, ("pad_idx", "unk_idx", "bos_idx")
             )
         docs = documents(X, pad_idx=self.pad_idx, bos_idx=self.bos_idx, empty=None)
-        stream = np.concatenate([np.zeros(0, dtype=np.int64), *docs])  # join_rows
+        stream = join_documents(docs)
         if stream.size < 2:
             raise ValueError(
                 f"X holds {stream.size} token(s) once pads are dropped; a language "
                 "model needs at least 2 to learn a next token."
             )
+        # the validation part (validation_fraction, or early stopping's)
+        fraction = self._training_plan(stream.size)["validation_fraction"]
         auto = self.cache_size == "auto"
-        tail = cache_tail(stream.size, self.validation_fraction) if auto else None
-        held_out = tail is not None and self.validation_fraction is None
+        tail = cache_tail(stream.size, fraction) if auto else None
+        held_out = tail is not None and fraction is None
         self._fit_net(stream[:tail] if held_out else stream, None)
         self.net_.module_.reset_state()
         self._set_cache(None if tail is None else tail_documents(docs, tail))

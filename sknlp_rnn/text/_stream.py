@@ -45,10 +45,13 @@ def join_rows(X, *, pad_idx, bos_idx):
     >>> join_rows(np.array([[5, 6, 1], [2, 7, 1]]), pad_idx=1, bos_idx=2)
     array([2, 5, 6, 2, 7])
     """
-    return np.concatenate(
-        [np.zeros(0, dtype=np.int64)]
-        + documents(X, pad_idx=pad_idx, bos_idx=bos_idx, empty=None)
-    )
+    return join_documents(documents(X, pad_idx=pad_idx, bos_idx=bos_idx, empty=None))
+
+
+def join_documents(docs):
+    """Documents (lists of ids, from :func:`documents`) end to end, as one
+    int64 stream."""
+    return np.concatenate([np.zeros(0, dtype=np.int64), *docs])
 
 
 def documents(X, *, pad_idx, bos_idx, empty):

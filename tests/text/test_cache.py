@@ -365,3 +365,23 @@ def test_auto_cache_round_trips(auto_lm, repeating_rows, tmp_path):
 def test_auto_cache_is_reported_with_verbose(repeating_rows, capsys):
     SequenceLMRegressor(**AUTO, max_epochs=1, verbose=1).fit(repeating_rows)
     assert "neural cache: cache_size=" in capsys.readouterr().out
+
+
+def test_auto_cache_tunes_on_early_stoppings_validation_part():
+    # early stopping's validation part is the tail the cache is chosen on, as
+    # an explicit validation_fraction is: no second tail is held out of training
+    X = np.array([[3, 4, 5, 6, 7, 8, 9, 10] * 40])
+    params = {
+        "embedding_dim": 8,
+        "hidden_size": 16,
+        "n_layers": 1,
+        "bptt": 8,
+        "batch_size": 2,
+        "max_epochs": 2,
+        "random_state": 0,
+    }
+    stopping = SequenceLMRegressor(early_stopping=True, **params).fit(X)
+    explicit = SequenceLMRegressor(validation_fraction=0.1, patience=6, **params)
+    explicit.fit(X)
+    assert stopping.cache_size_ == explicit.cache_size_
+    np.testing.assert_array_equal(stopping.predict_proba(X), explicit.predict_proba(X))
