@@ -10,6 +10,7 @@ skorch, scikit-learn, numpy and the modules ``_batches``, ``_device``,
 
 from __future__ import annotations
 
+import math
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -51,6 +52,21 @@ _PROGRESS_BAR_MIN_BATCHES = 50
 EARLY_STOPPING_MIN_SAMPLES = 10_000
 EARLY_STOPPING_FRACTION = 0.1
 EARLY_STOPPING_PATIENCE = 6
+
+
+def epochs_for_steps(n_train, batch_size, steps, min_epochs, max_epochs):
+    """Epochs that give ``n_train`` samples in batches of ``batch_size`` at
+    least ``steps`` optimizer steps, within ``[min_epochs, max_epochs]``
+    (the ``max_epochs="auto"`` rule of the estimators that step-count).
+
+    Examples
+    --------
+    >>> from sknlp_rnn._base import epochs_for_steps
+    >>> epochs_for_steps(14_000, 1536, 150, 4, 50), epochs_for_steps(40, 32, 150, 4, 50)
+    (15, 50)
+    """
+    batches = math.ceil(n_train / batch_size)
+    return min(max_epochs, max(min_epochs, math.ceil(steps / batches)))
 
 
 class BaseTorchEstimator(BaseEstimator):

@@ -127,17 +127,21 @@ DIFFERENCES = {
         "entity embeddings stop early on large tables (benchmarks/defaults.py "
         "measured it); the others' defaults were tuned at fixed epochs",
     ),
-    ("lr_schedule", "type"): ([[EE]], "entity embeddings add 'auto'"),
-    ("lr_schedule", "description"): ([[EE]], "it describes 'auto'"),
+    ("lr_schedule", "type"): (
+        [[EE, CLF]],
+        "entity embeddings and the classifier add 'auto'",
+    ),
+    ("lr_schedule", "description"): ([[EE, CLF]], "they describe 'auto'"),
     ("max_epochs", "type"): (
         EACH,
         "'auto' (where offered) resolves by each estimator's own measured rule",
     ),
     ("max_epochs", "description"): (EACH, "each describes its 'auto' rule"),
     ("lr_schedule", "default"): (
-        [[CLF, LM], [EE]],
-        "one-cycle training is the tabular estimators' measured default; the "
-        "text estimators keep a constant rate (their defaults were tuned so)",
+        [[LM], [EE, CLF]],
+        "'auto' (one cycle without early stopping) is the measured default of "
+        "entity embeddings and the classifier (benchmarks/defaults.py); the "
+        "language model keeps a constant rate (its defaults were tuned so)",
     ),
     ("max_epochs", "default"): (EACH, _TUNED),
     ("batch_size", "default"): (EACH, _TUNED),
@@ -180,6 +184,12 @@ DIFFERENCES = {
     ("hidden_size", "description"): (
         EACH,
         "the language model's last layer is embedding_dim wide with tied weights",
+    ),
+    ("embedding_dim", "default"): (EACH, _TUNED),
+    ("cell", "default"): (
+        [[CLF]],
+        "a bidirectional GRU measured best for classification "
+        "(benchmarks/defaults.py); the language model keeps the AWD-LSTM",
     ),
     ("embedding_dim", "description"): (
         EACH,

@@ -9,11 +9,10 @@ Depends on numpy, scipy and ``nn.embedding_size``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import sparse
 
+from .._base import epochs_for_steps
 from ..nn import embedding_size
 
 # Factor width of model="dot" when n_factors is None (fast.ai's MovieLens one).
@@ -35,8 +34,9 @@ def auto_epochs(n_train, batch_size):
     >>> auto_epochs(14_000, 1536), auto_epochs(80_000, 1536), auto_epochs(40, 32)
     (15, 4, 50)
     """
-    batches = math.ceil(n_train / batch_size)
-    return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_STEPS / batches)))
+    return epochs_for_steps(
+        n_train, batch_size, AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS
+    )
 
 
 def factor_widths(n_factors, model, ids):

@@ -15,8 +15,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from skorch.callbacks import EpochScoring
 
-from .._base import BaseTorchEstimator
+from .._base import BaseTorchEstimator, epochs_for_steps
 from .._nets import BucketNet
+from .._optim import SCHEDULES
 from .._persistence import SafeFormatMixin
 from ..nn import RNNClassifierModule, RNNEncoder
 from ..nn._classifier import POOLINGS
@@ -28,6 +29,11 @@ from ._transfer import (
     pretrained_encoder,
     unfreezing_callbacks,
 )
+
+# max_epochs="auto" without early stopping: enough epochs for this many
+# optimizer steps, within bounds (benchmarks/defaults.py: 4 epochs of one cycle
+# on 4,000 to 30,000 documents); with early stopping, the upper bound.
+AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 250, 4, 30
 
 
 def _accuracy(net, X, y):
@@ -47,12 +53,12 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
     With ``encoder=`` a fitted :class:`SequenceLMRegressor`, the classifier
     starts from the language model's embedding and recurrent weights (ULMFiT):
     its architecture replaces ``embedding_dim``, ``hidden_size``, ``n_layers``,
-    ``cell``, ``nonlinearity`` and ``init``, and ``freeze_encoder_epochs`` and
-    ``lr_decay`` give gradual unfreezing and discriminative learning rates. The
-    classifier must read ids from the same fitted :class:`Tokenizer`/:class:`Vocab`
-    as the language model; in a pipeline, wrap them in
-    :class:`sklearn.frozen.FrozenEstimator` so that fitting (and cloning, in a
-    grid search) leaves them as they are::
+    ``cell``, ``bidirectional``, ``nonlinearity`` and ``init``, and
+    ``freeze_encoder_epochs`` and ``lr_decay`` give gradual unfreezing and
+    discriminative learning rates. The classifier must read ids from the same
+    fitted :class:`Tokenizer`/:class:`Vocab` as the language model; in a
+    pipeline, wrap them in :class:`sklearn.frozen.FrozenEstimator` so that
+    fitting (and cloning, in a grid search) leaves them as they are::
 
         Pipeline([
             ("tok", FrozenEstimator(tokenizer)),
@@ -62,17 +68,19 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
 
     Parameters
     ----------
-    embedding_dim : int, default=64
+    embedding_dim : int, default=100
         Width of the token embedding.
     hidden_size : int, default=128
         Width of each recurrent layer.
     n_layers : int, default=1
         Number of recurrent layers.
-    cell : {"lstm", "gru", "rnn"}, default="lstm"
+    cell : {"lstm", "gru", "rnn"}, default="gru"
         Recurrent cell; ``"rnn"`` is a plain (Elman) RNN.
-    bidirectional : bool, default=False
-        Read documents in both directions.
-    dropout : float, default=0.2
+    bidirectional : bool, default=True
+        Read documents in both directions (each layer has ``hidden_size``
+        units per direction). A classifier started from a language model
+        (``encoder=``) reads left to right, as the language model did.
+    dropout : float, default=0.3
         Dropout on embeddings, between layers and before the output layer.
     pooling : {"concat", "last", "max", "mean"}, default="concat"
         How token outputs become one document vector; ``"concat"`` joins the
@@ -123,8 +131,10 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
         weight, or ``"balanced"`` (``n_documents / (n_classes * count)``, so
         every class weighs the same in all); multiplied with ``fit``'s
         ``sample_weight``. ``None``: every document weighs the same.
-    lr_schedule : {"constant", "one_cycle", "cosine", "plateau"}, default="constant"
-        How the learning rate moves during ``fit``. ``"one_cycle"`` (fast.ai's
+    lr_schedule : {"auto", "constant", "one_cycle", "cosine", "plateau"}, \
+default="auto"
+        How the learning rate moves during ``fit``. ``"auto"``: ``"plateau"``
+        when early stopping is on, else ``"one_cycle"``. ``"one_cycle"`` (fast.ai's
         ``fit_one_cycle``) warms it up from ``lr / 25`` to ``lr`` over the first
         quarter of the training batches and anneals it along a cosine to nearly
         zero by the end of ``max_epochs`` (with Adam, the momentum moves the
@@ -134,10 +144,15 @@ class RNNTextClassifier(ClassifierMixin, SafeFormatMixin, BaseTorchEstimator):
         ``lr / 25`` over the first epoch, then multiplies it by 0.3 after 2
         epochs without a lower validation loss (training loss without a
         validation set). ``"constant"`` keeps ``lr``.
-    lr : float, default=3e-3
+    lr : float, default=5e-3
         Learning rate (the peak rate with ``lr_schedule="one_cycle"``).
-    max_epochs : int, default=10
-        Number of passes over the training data.
+    max_epochs : "auto" or int, default="auto"
+        Number of passes over the training data (at most, with early
+        stopping). ``"auto"`` trains for at least 250 optimizer steps, in 4 to
+        30 epochs: ``min(30, max(4, ceil(250 / batches_per_epoch)))`` with
+        ``batches_per_epoch = ceil(n_train / batch_size)`` and ``n_train`` the
+        documents left after the validation split; 30 with early stopping
+        (``max_epochs_`` holds the number).
     batch_size : int, default=64
         Documents per batch.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
@@ -229,17 +244,22 @@ default="adam"
         "freeze_encoder_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_decay": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [None, dict, StrOptions({"balanced"})],
+        "max_epochs": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "lr_schedule": [StrOptions({"auto", *SCHEDULES})],
     }
 
     def __init__(
         self,
         *,
-        embedding_dim=64,
+        embedding_dim=100,
         hidden_size=128,
         n_layers=1,
-        cell="lstm",
-        bidirectional=False,
-        dropout=0.2,
+        cell="gru",
+        bidirectional=True,
+        dropout=0.3,
         pooling="concat",
         clip_norm=1.0,
         pad_idx=1,
@@ -251,9 +271,9 @@ default="adam"
         nonlinearity="tanh",
         init="default",
         class_weight=None,
-        lr_schedule="constant",
-        lr=3e-3,
-        max_epochs=10,
+        lr_schedule="auto",
+        lr=5e-3,
+        max_epochs="auto",
         batch_size=64,
         optimizer="adam",
         weight_decay=0.0,
@@ -345,6 +365,13 @@ default="adam"
             scoring = EpochScoring(_accuracy, name="valid_acc", lower_is_better=False)
             callbacks.append(("valid_acc", scoring))
         return callbacks
+
+    def _auto_max_epochs(self, n_train, early_stopping):
+        if early_stopping:
+            return AUTO_MAX_EPOCHS
+        return epochs_for_steps(
+            n_train, self.batch_size, AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS
+        )
 
     def _build_module(self):
         return RNNClassifierModule(

@@ -41,11 +41,6 @@ def language_model_of(encoder):
 
 def check_compatible(clf, lm, X):
     """Raise ``ValueError`` when ``clf`` cannot read ``X`` with ``lm``'s encoder."""
-    if clf.bidirectional:
-        raise ValueError(
-            "bidirectional=True cannot start from a language model's encoder, "
-            "which reads left to right; use bidirectional=False."
-        )
     for name in ("pad_idx", "unk_idx"):
         if getattr(clf, name) != getattr(lm, name):
             raise ValueError(

@@ -224,6 +224,47 @@ def test_validation_split_early_stopping_and_history():
     assert clf.n_iter_ <= 30
 
 
+@pytest.mark.parametrize(
+    "n_docs, validation_fraction, early_stopping, epochs",
+    [
+        (64, None, False, 30),  # 1 batch: 250 epochs for 250 steps, capped
+        (1000, None, False, 16),  # 16 batches per epoch (the last one short)
+        (1000, 0.2, False, 20),  # 800 left to train: 13 batches
+        (4200, None, False, 4),  # 66 batches: 4 epochs give 264 steps
+        (600, None, True, 30),  # early stopping: the bound, patience decides
+    ],
+)
+def test_auto_epochs_give_at_least_250_steps(
+    n_docs, validation_fraction, early_stopping, epochs
+):
+    """max_epochs="auto": small corpora get more epochs, 4 from about 4,000."""
+    X, y = make_docs(n=n_docs, width=4)
+    clf = RNNTextClassifier(
+        embedding_dim=4,
+        hidden_size=4,
+        validation_fraction=validation_fraction,
+        early_stopping=early_stopping,
+        random_state=0,
+    )
+    assert clf.max_epochs == "auto"
+    assert clf._training_plan(n_docs)["max_epochs"] == epochs
+    plan = clf._training_plan(n_docs)["lr_schedule"]
+    assert plan == ("plateau" if early_stopping else "one_cycle")
+
+
+def test_auto_epochs_and_one_cycle_reach_the_fitted_net():
+    X, y = make_docs(n=700, width=6)
+    clf = RNNTextClassifier(embedding_dim=4, hidden_size=4, random_state=0).fit(X, y)
+    assert clf.max_epochs_ == clf.n_iter_ == len(clf.history_) == 23  # 11 batches
+    rates = [b["event_lr"] for epoch in clf.history_ for b in epoch["batches"]]
+    assert max(rates) == pytest.approx(clf.lr, rel=1e-3)  # one cycle peaks at lr
+    assert rates[0] < clf.lr / 10 and rates[-1] < clf.lr / 100
+    fixed = RNNTextClassifier(
+        embedding_dim=4, hidden_size=4, max_epochs=2, random_state=0
+    ).fit(X, y)
+    assert fixed.max_epochs_ == fixed.n_iter_ == 2
+
+
 def test_verbose_prints_epoch_table(capsys):
     X, y = make_docs(n=40)
     RNNTextClassifier(**{**FAST, "max_epochs": 2}, verbose=1).fit(X, y)

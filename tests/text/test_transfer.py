@@ -127,7 +127,7 @@ def test_discriminative_learning_rates(data, lm):
     assert lr_of[id(module.encoder.embedding.weight)] == pytest.approx(1.25e-3)
     # works without a pretrained encoder too
     plain = RNNTextClassifier(
-        n_layers=1, lr_decay=2.6, max_epochs=1, random_state=0
+        n_layers=1, lr=3e-3, lr_decay=2.6, max_epochs=1, random_state=0
     ).fit(X, y)
     assert sorted(g["lr"] for g in plain.net_.optimizer_.param_groups) == pytest.approx(
         [3e-3 / 2.6**2, 3e-3 / 2.6, 3e-3]
@@ -142,17 +142,21 @@ def test_vocabulary_mismatch_is_a_clear_error(data, lm):
         RNNTextClassifier(encoder=lm, max_epochs=1).fit(X, y)
 
 
-@pytest.mark.parametrize(
-    "params, match",
-    [
-        ({"pad_idx": 0, "unk_idx": 1}, "pad_idx=0 differs"),
-        ({"bidirectional": True}, "bidirectional"),
-    ],
-)
-def test_incompatible_settings(data, lm, params, match):
+def test_mismatched_special_ids_are_a_clear_error(data, lm):
     X, y = data
-    with pytest.raises(ValueError, match=match):
-        RNNTextClassifier(encoder=lm, max_epochs=1, **params).fit(X, y)
+    with pytest.raises(ValueError, match="pad_idx=0 differs"):
+        RNNTextClassifier(encoder=lm, max_epochs=1, pad_idx=0, unk_idx=1).fit(X, y)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_the_language_model_sets_the_direction(data, lm, bidirectional):
+    """The encoder is the language model's, left to right, whatever the
+    classifier's ``bidirectional`` (its default is True)."""
+    X, y = data
+    clf = RNNTextClassifier(
+        encoder=lm, bidirectional=bidirectional, max_epochs=1, random_state=0
+    ).fit(X, y)
+    assert not clf.net_.module_.encoder.bidirectional
 
 
 def test_unfitted_or_wrong_encoder(data, lm):
