@@ -1,5 +1,5 @@
-"""Pieces shared by the benchmark scripts: device options, the summary line and
-the human-numbers token ids.
+"""Pieces shared by the benchmark scripts: device options, ``--set`` values, the
+summary line and the human-numbers token ids.
 
 Every benchmark ends with one ``SUMMARY`` line (tab-separated: benchmark,
 device, precision, metric, ours, baseline, our fit seconds, and the overhead
@@ -8,6 +8,8 @@ gathers into one table.
 """
 
 from __future__ import annotations
+
+import ast
 
 import numpy as np
 import torch
@@ -25,6 +27,16 @@ def add_device_arguments(parser):
     """``--device`` and ``--precision`` options, as every estimator takes them."""
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--precision", default="32", choices=PRECISIONS)
+
+
+def parse_assignment(pair):
+    """``"NAME=VALUE"`` (a ``--set`` option) as ``(NAME, VALUE)``, the value a
+    Python literal where it reads as one, else the string."""
+    name, _, value = pair.partition("=")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
 
 
 def sync(device):

