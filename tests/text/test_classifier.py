@@ -238,7 +238,6 @@ def test_auto_epochs_give_at_least_250_steps(
     n_docs, validation_fraction, early_stopping, epochs
 ):
     """max_epochs="auto": small corpora get more epochs, 4 from about 4,000."""
-    X, y = make_docs(n=n_docs, width=4)
     clf = RNNTextClassifier(
         embedding_dim=4,
         hidden_size=4,
@@ -247,9 +246,9 @@ def test_auto_epochs_give_at_least_250_steps(
         random_state=0,
     )
     assert clf.max_epochs == "auto"
-    assert clf._training_plan(n_docs)["max_epochs"] == epochs
-    plan = clf._training_plan(n_docs)["lr_schedule"]
-    assert plan == ("plateau" if early_stopping else "one_cycle")
+    plan = clf._training_plan(n_docs)
+    assert plan["max_epochs"] == epochs
+    assert plan["lr_schedule"] == ("plateau" if early_stopping else "one_cycle")
 
 
 def test_auto_epochs_and_one_cycle_reach_the_fitted_net():
